@@ -1,0 +1,97 @@
+# yiqiban — plain Makefile.
+#   make            build build/release/yiqiban
+#   make demo       install what is missing, build, start the demo server
+#   make check      install what is missing, build (normal and ASan+UBSan), run every test
+#   make asan       build the sanitizer variant into build/asan/
+# Variables: ADDR (demo listen address, default 127.0.0.1:8080), DEMO_DB.
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson sqlite3 libsodium
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wvla -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wundef
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+INCS    := -Isrc -Ibuild/gen
+LIBS     = $(PKGLIBS) -lpthread -lm
+
+VARIANT ?= release
+ifeq ($(VARIANT),asan)
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDOPT := -fsanitize=address,undefined
+else
+  OPT := -O2 -g
+  LDOPT :=
+endif
+
+B       := build/$(VARIANT)
+SRCS    := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+OBJS    := $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS)) $(B)/obj/gen/migrations.o
+MAINOBJ := $(B)/obj/cli/main.o
+TESTSRC := $(wildcard tests/unit/test_*.c)
+TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TESTSRC))
+SQLS    := $(sort $(wildcard sql/*.sql))
+
+ADDR    ?= 127.0.0.1:8080
+DEMO_DB ?= demo-data/yiqiban.db
+
+.PHONY: all deps build asan unit check demo clean api-test fmt
+.DEFAULT_GOAL := all
+
+all: deps-quiet
+	@$(MAKE) --no-print-directory build VARIANT=release
+
+deps:
+	@scripts/install-deps.sh
+
+deps-quiet:
+	@scripts/install-deps.sh
+
+build: $(B)/yiqiban $(TESTS)
+
+asan:
+	@$(MAKE) --no-print-directory build VARIANT=asan
+
+$(B)/yiqiban: $(MAINOBJ) $(B)/libyiqiban.a
+	$(CC) $(LDOPT) -o $@ $^ $(LIBS)
+
+$(B)/libyiqiban.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) $(PKGCFLAGS) -MMD -MP -c -o $@ $<
+
+build/gen/migrations.c: $(SQLS) scripts/embed-sql.sh
+	@mkdir -p build/gen
+	scripts/embed-sql.sh $(SQLS) > $@.tmp && mv $@.tmp $@
+
+$(B)/obj/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libyiqiban.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INCS) $(PKGCFLAGS) -o $@ $< $(B)/libyiqiban.a $(LIBS) -lcmocka $(LDOPT)
+
+# Unit tests of one variant.
+unit: build
+	@tests/run-unit.sh $(B)/tests
+
+check: deps-quiet
+	@$(MAKE) --no-print-directory build VARIANT=release
+	@$(MAKE) --no-print-directory build VARIANT=asan
+	@tests/run-all.sh
+
+demo: deps-quiet
+	@$(MAKE) --no-print-directory build VARIANT=release
+	@scripts/demo.sh build/release/yiqiban "$(DEMO_DB)" "$(ADDR)"
+
+clean:
+	rm -rf build
+
+fmt:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c
+
+-include $(shell find build -name '*.d' 2>/dev/null)

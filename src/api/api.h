@@ -1,0 +1,31 @@
+/*
+ * api.h — the route tables of the API files, each terminated by a zero entry.
+ * An API file turns HTTP into calls of src/core (no SQL, no business rules).
+ */
+#ifndef YQ_API_H
+#define YQ_API_H
+
+#include <jansson.h>
+
+#include "http/http.h"
+
+extern const struct route api_system_routes[];
+extern const struct route api_auth_routes[];
+extern const struct route api_user_routes[];
+extern const struct route api_dept_routes[];
+extern const struct route api_audit_routes[];
+
+/* Common query parameters of list endpoints: ?limit=&after= (keyset on id). */
+struct page {
+	int64_t limit;  /* 1..200, default 50 */
+	int64_t after;  /* id of the last row of the previous page, 0 = start */
+};
+int api_page(struct req *r, struct page *p);
+
+/* {"items":[...],"next":"<after>"|null} */
+json_t *api_list(json_t *items, int64_t next_after);
+
+/* Milliseconds to JSON: null for 0. */
+json_t *api_time(int64_t ms);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * cmd_serve.c — `yiqiban serve`: open the database, start the HTTP server,
+ * wait for SIGINT/SIGTERM, stop cleanly (in-flight requests finish, the
+ * writer drains its queue).
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "cli/cli.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "base/banned.h"
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, 0, 'd'},          {"listen", required_argument, 0, 'l'},
+		{"threads", required_argument, 0, 't'},     {"access-log", required_argument, 0, 'a'},
+		{"session-idle", required_argument, 0, 'i'}, {"session-max", required_argument, 0, 'm'},
+		{"secure-cookie", no_argument, 0, 'S'},
+		{"max-body", required_argument, 0, 'b'},    {0, 0, 0, 0},
+	};
+	const char *dbpath = "yiqiban.db", *logpath = "-";
+	struct app app;
+	struct err e;
+	struct http_server *srv = NULL;
+	int64_t n;
+	int c, status = 1;
+
+	memset(&app, 0, sizeof app);
+	app.cfg.addr = "127.0.0.1:8080";
+	app.cfg.threads = 2;
+	app.cfg.max_body = 64 * 1024;
+	app.cfg.session_idle_ms = 30 * 60 * 1000LL;
+	app.cfg.session_max_ms = 12 * 3600 * 1000LL;
+	app.version = YIQIBAN_VERSION;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dbpath = optarg; break;
+		case 'l': app.cfg.addr = optarg; break;
+		case 'a': logpath = optarg; break;
+		case 'S': app.cfg.cookie_secure = true; break;
+		case 't':
+		case 'i':
+		case 'm':
+		case 'b':
+			if (!parse_i64(optarg, &n) || n <= 0 || n > 1000000000) {
+				fprintf(stderr, "yiqiban serve: bad number '%s'\n", optarg);
+				return 2;
+			}
+			if (c == 't')
+				app.cfg.threads = (int)n;
+			else if (c == 'i')
+				app.cfg.session_idle_ms = n * 1000;
+			else if (c == 'm')
+				app.cfg.session_max_ms = n * 1000;
+			else
+				app.cfg.max_body = (size_t)n;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "yiqiban serve: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+
+	if (strcmp(logpath, "-") == 0)
+		app.cfg.access_log = stdout;
+	else if (strcmp(logpath, "off") != 0) {
+		app.cfg.access_log = fopen(logpath, "a");
+		if (!app.cfg.access_log) {
+			fprintf(stderr, "yiqiban serve: cannot open access log '%s'\n", logpath);
+			return 1;
+		}
+	}
+	if (app.cfg.access_log)
+		setvbuf(app.cfg.access_log, NULL, _IOLBF, 0);
+
+	/* Block the stop signals in every thread; the main thread waits for them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err_clear(&e);
+	if (cli_open_pool(dbpath, &app.pool, &e)) {
+		cli_error(&e);
+		goto out;
+	}
+	size_t nroutes;
+	routes_all(&nroutes);
+	app.metrics = metrics_new(nroutes);
+	app.started_ms = now_ms();
+	if (http_server_start(&app, &srv, &e)) {
+		cli_error(&e);
+		goto out;
+	}
+	log_info("yiqiban %s listening on http://%s (port %d, database %s, %d threads)",
+		 YIQIBAN_VERSION, app.cfg.addr, http_server_port(srv), dbpath, app.cfg.threads);
+	int sig;
+	sigwait(&set, &sig);
+	log_info("received signal %d, stopping", sig);
+	status = 0;
+out:
+	http_server_stop(srv);
+	db_pool_free(app.pool);
+	metrics_free(app.metrics);
+	if (app.cfg.access_log && app.cfg.access_log != stdout)
+		fclose(app.cfg.access_log);
+	return status;
+}

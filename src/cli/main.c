@@ -1,0 +1,113 @@
+/*
+ * main.c — entry point: find the command in the table and run it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "cli/cli.h"
+#include "base/banned.h"
+
+static const struct cmd cmds[] = {
+	{"serve", cmd_serve,
+	 "yiqiban serve [--db PATH] [--listen HOST:PORT] [--threads N] [--access-log FILE|-]\n"
+	 "              [--session-idle SECONDS] [--session-max SECONDS] [--secure-cookie]",
+	 "Start the HTTP server on an initialised database, applying any pending\n"
+	 "migrations first. Defaults: --db yiqiban.db, --listen 127.0.0.1:8080 (port 0\n"
+	 "picks a free port), --threads 2, access log (JSON lines) to stdout ('off' for\n"
+	 "none); browser sessions end after 1800 idle seconds or 43200 s in all.\n"
+	 "SIGINT/SIGTERM stop it after in-flight requests."},
+	{"init", cmd_init,
+	 "yiqiban init [--db PATH] [--tenant CODE] [--tenant-name NAME] [--region CODE] [--admin LOGIN]",
+	 "Create the database, run the migrations, create the tenant (default 'erqi',\n"
+	 "二七区, 410103) and its first administrator (default 'admin'), and print the\n"
+	 "administrator's one-time password. Refuses if the tenant already exists."},
+	{"migrate", cmd_migrate, "yiqiban migrate [--db PATH]",
+	 "Apply the schema migrations this binary knows and print the schema version."},
+	{"user", cmd_user,
+	 "yiqiban user add LOGIN --name NAME [--role R1,R2] [--dept CODE] [--password-stdin]\n"
+	 "yiqiban user passwd LOGIN [--password-stdin]\n"
+	 "yiqiban user disable LOGIN\n"
+	 "yiqiban user enable LOGIN\n"
+	 "yiqiban user list\n"
+	 "       (all take [--db PATH] [--tenant CODE])",
+	 "Manage user accounts. Without --password-stdin a one-time password is generated\n"
+	 "and printed; the user must change it at first login. Roles: enterprise,\n"
+	 "grid_worker, dispatcher, handler, dept_head, inspector, bank_officer, mediator,\n"
+	 "supervisor, experience_officer, advisor, leader, admin."},
+	{"audit", cmd_audit, "yiqiban audit verify [--db PATH]",
+	 "Check the hash chain of the audit log. Exit status 0 if intact; otherwise\n"
+	 "print the first row that was changed or removed and exit 1."},
+	{"backup", cmd_backup, "yiqiban backup [--db PATH] DEST",
+	 "Write an online, consistent copy of the database to DEST (a new file), safe\n"
+	 "while the server runs, and check the copy's integrity."},
+	{"demo", cmd_demo, "yiqiban demo [--db PATH]",
+	 "Create (or complete) a demo district: departments of 二七区 and one user per\n"
+	 "role, each with the password printed. Safe to run again."},
+	{"routes", cmd_routes, "yiqiban routes",
+	 "Print the HTTP route table: method, path, permission, summary."},
+	{"version", cmd_version, "yiqiban version", "Print the version."},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "yiqiban — 易企办, the district enterprise service platform\n\nUsage:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		fprintf(f, "  %s\n", cmds[i].usage);
+	fprintf(f, "\nRun 'yiqiban help COMMAND' or 'yiqiban COMMAND --help' for details.\n");
+}
+
+static int help_for(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (strcmp(cmds[i].name, name) == 0) {
+			printf("NAME\n    yiqiban %s\n\nSYNOPSIS\n", cmds[i].name);
+			for (const char *p = cmds[i].usage; *p;) {
+				const char *nl = strchr(p, '\n');
+				int n = nl ? (int)(nl - p) : (int)strlen(p);
+				printf("    %.*s\n", n, p);
+				p += n + (nl ? 1 : 0);
+			}
+			printf("\nDESCRIPTION\n");
+			for (const char *p = cmds[i].help; *p;) {
+				const char *nl = strchr(p, '\n');
+				int n = nl ? (int)(nl - p) : (int)strlen(p);
+				printf("    %.*s\n", n, p);
+				p += n + (nl ? 1 : 0);
+			}
+			return 0;
+		}
+	fprintf(stderr, "yiqiban: no command '%s'\n", name);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (crypto_init()) {
+		fprintf(stderr, "yiqiban: cannot initialise libsodium\n");
+		return 1;
+	}
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		return help_for(argv[2]);
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (strcmp(cmds[i].name, argv[1]) == 0) {
+			for (int k = 2; k < argc; k++)
+				if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+					return help_for(argv[1]);
+			return cmds[i].fn(argc - 1, argv + 1);
+		}
+	fprintf(stderr, "yiqiban: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,316 @@
+/*
+ * session.c — login steps, sessions and API tokens (see session.h).
+ */
+#include "core/session.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "core/audit.h"
+#include "core/settings.h"
+#include "core/user.h"
+#include "db/db.h"
+#include "base/banned.h"
+
+#define API_TOKEN_PREFIX "yq_"
+
+static void token_hash(const char *token, char out[65])
+{
+	sha256_hex(token, strlen(token), out);
+}
+
+int lockout_policy_get(struct db *db, int64_t tenant_id, struct lockout_policy *out,
+		       struct err *e)
+{
+	int64_t minutes = 15;
+	int rc = settings_get_int(db, tenant_id, "login.max_failures", &out->max_failures, e);
+	if (!rc)
+		rc = settings_get_int(db, tenant_id, "login.lock_minutes", &minutes, e);
+	out->lock_ms = minutes * 60 * 1000;
+	return rc;
+}
+
+static int load_roles(struct db *db, int64_t tenant_id, int64_t user_id, unsigned *roles,
+		      struct err *e)
+{
+	struct db_stmt *st = NULL;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT role FROM user_roles WHERE tenant_id = $1 AND user_id = $2", "ii",
+			   tenant_id, user_id);
+	if (rc)
+		return rc;
+	*roles = 0;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		int r = role_from_code(db_column_text(st, 0));
+		if (r >= 0)
+			*roles |= 1u << r;
+	}
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+int session_lookup(struct db *db, const char *token, int64_t now,
+		   const struct session_policy *pol, struct session_info *out, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	char h[65];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (strlen(token) > 128)
+		goto unauth;
+	token_hash(token, h);
+	rc = db_queryf(db, &st, e,
+		       "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.csrf_token, s.created_at, "
+		       "s.last_seen_at, s.expires_at, s.revoked_at, u.login, u.display_name, "
+		       "u.status, u.department_id, d.path "
+		       "FROM sessions s JOIN users u ON u.id = s.user_id "
+		       "LEFT JOIN departments d ON d.id = u.department_id "
+		       "WHERE s.token_hash = $1",
+		       "t", h);
+	if (rc)
+		return rc;
+	rc = db_step(st, e);
+	if (rc < 0) {
+		db_finalize(st);
+		return rc;
+	}
+	if (rc != DB_ROW) {
+		db_finalize(st);
+		goto unauth;
+	}
+	struct actor *a = &out->actor;
+	a->session_id = db_column_int64(st, 0);
+	a->tenant_id = db_column_int64(st, 1);
+	a->user_id = db_column_int64(st, 2);
+	snprintf(out->kind, sizeof out->kind, "%s", db_column_text(st, 3));
+	snprintf(out->csrf, sizeof out->csrf, "%s", db_column_text(st, 4));
+	int64_t created = db_column_int64(st, 5);
+	out->last_seen_at = db_column_int64(st, 6);
+	int64_t expires = db_column_int64(st, 7), revoked = db_column_int64(st, 8);
+	snprintf(a->login, sizeof a->login, "%s", db_column_text(st, 9));
+	snprintf(a->display_name, sizeof a->display_name, "%s", db_column_text(st, 10));
+	bool active = strcmp(db_column_text(st, 11), "active") == 0;
+	a->department_id = db_column_is_null(st, 12) ? 0 : db_column_int64(st, 12);
+	snprintf(a->dept_path, sizeof a->dept_path, "%s", db_column_text(st, 13));
+	db_finalize(st);
+
+	if (revoked || !active)
+		goto unauth;
+	if (expires && now >= expires)
+		goto expired;
+	if (strcmp(out->kind, "web") == 0) {
+		if (pol->max_ms && now - created >= pol->max_ms)
+			goto expired;
+		if (pol->idle_ms && now - out->last_seen_at >= pol->idle_ms)
+			goto expired;
+	}
+	return load_roles(db, a->tenant_id, a->user_id, &a->roles, e);
+expired:
+	return err_set(e, ERR_UNAUTHENTICATED, NULL, "会话已过期，请重新登录",
+		       "session expired; log in again");
+unauth:
+	return err_set(e, ERR_UNAUTHENTICATED, NULL, "登录凭据无效或已失效",
+		       "invalid or revoked credentials");
+}
+
+int session_touch(struct db *db, int64_t session_id, int64_t now, struct err *e)
+{
+	return db_execf(db, e, "UPDATE sessions SET last_seen_at = $1 WHERE id = $2", "ii", now,
+			session_id);
+}
+
+int session_revoke(struct db *db, const struct actor *who, int64_t session_id, struct err *e)
+{
+	int rc = db_execf(db, e,
+			  "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 "
+			  "AND user_id = $4 AND revoked_at = 0",
+			  "iiii", now_ms(), session_id, who->tenant_id, who->user_id);
+	if (rc)
+		return rc;
+	if (db_changes(db) == 0)
+		return err_set(e, ERR_NOT_FOUND, "id", "找不到该会话或令牌",
+			       "no such session or token");
+	json_t *sum = json_pack("{s:I}", "session_id", (json_int_t)session_id);
+	rc = audit_append(db, who, who->tenant_id, "session", session_id, "revoke", sum, e);
+	json_decref(sum);
+	return rc;
+}
+
+int session_revoke_user(struct db *db, int64_t tenant_id, int64_t user_id, int64_t keep_session,
+			int64_t now, struct err *e)
+{
+	return db_execf(db, e,
+			"UPDATE sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 "
+			"AND revoked_at = 0 AND id <> $4",
+			"iiii", now, tenant_id, user_id, keep_session);
+}
+
+int auth_login_prepare(struct db *db, struct login_attempt *a, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	int rc = lockout_policy_get(db, a->tenant_id, &a->policy, e);
+	if (rc)
+		return rc;
+	a->user_id = 0;
+	a->password_hash[0] = '\0';
+	rc = db_queryf(db, &st, e,
+		       "SELECT id, password_hash, status, locked_until FROM users "
+		       "WHERE tenant_id = $1 AND login = $2",
+		       "it", a->tenant_id, a->login);
+	if (rc)
+		return rc;
+	rc = db_step(st, e);
+	if (rc == DB_ROW) {
+		a->user_id = db_column_int64(st, 0);
+		snprintf(a->password_hash, sizeof a->password_hash, "%s", db_column_text(st, 1));
+		a->disabled = strcmp(db_column_text(st, 2), "active") != 0;
+		a->locked_until = db_column_int64(st, 3);
+	}
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+/* A valid argon2id hash of a random password, verified against for unknown
+ * users so that the reply time does not tell whether a login exists. */
+static const char *dummy_hash(void)
+{
+	static char h[PASSWORD_HASH_MAX];
+	static int done;
+	if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+		char pw[32];
+		struct err e;
+		random_token(pw, sizeof pw, 16);
+		if (password_hash(pw, h, &e) == 0)
+			__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+	}
+	return h;
+}
+
+void auth_login_verify(struct login_attempt *a)
+{
+	if (!a->user_id) {
+		const char *h = dummy_hash();
+		if (h[0])
+			(void)password_verify(h, a->password);
+		a->password_ok = false;
+		return;
+	}
+	if (a->locked_until > a->now || a->disabled) {
+		a->password_ok = false;
+		return;
+	}
+	a->password_ok = password_verify(a->password_hash, a->password);
+}
+
+int auth_login_record(struct db *db, void *arg, struct err *e)
+{
+	struct login_attempt *a = arg;
+	int rc = 0;
+	char h[65];
+
+	a->session_id = 0;
+	a->token[0] = a->csrf[0] = '\0';
+	a->locked_until_after = 0;
+	if (!a->user_id)
+		a->outcome = "unknown_user";
+	else if (a->disabled)
+		a->outcome = "disabled";
+	else if (a->locked_until > a->now)
+		a->outcome = "locked";
+	else if (!a->password_ok)
+		a->outcome = "bad_password";
+	else
+		a->outcome = "ok";
+
+	rc = db_execf(db, e,
+		      "INSERT INTO login_attempts (tenant_id, login, user_id, ok, reason, ip, "
+		      "user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		      "itiittti", a->tenant_id, a->login, a->user_id, (int64_t)(strcmp(a->outcome, "ok") == 0),
+		      a->outcome, a->ip ? a->ip : "", a->user_agent ? a->user_agent : "", a->now);
+	if (rc)
+		return rc;
+
+	if (strcmp(a->outcome, "bad_password") == 0) {
+		/* Count the failure; lock when the threshold is reached. */
+		rc = db_execf(db, e,
+			      "UPDATE users SET failed_logins = failed_logins + 1, "
+			      "locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE "
+			      "locked_until END WHERE id = $3",
+			      "iii", a->policy.max_failures, a->now + a->policy.lock_ms, a->user_id);
+		if (rc)
+			return rc;
+		int64_t until = 0;
+		rc = db_query_i64(db, &until, e, "SELECT locked_until FROM users WHERE id = $1", "i",
+				  a->user_id);
+		if (rc)
+			return rc;
+		if (until > a->now) {
+			a->locked_until_after = until;
+			json_t *sum = json_pack("{s:s,s:I}", "login", a->login, "locked_until",
+						(json_int_t)until);
+			struct actor sys = {.tenant_id = a->tenant_id};
+			rc = audit_append(db, &sys, a->tenant_id, "user", a->user_id, "lock", sum, e);
+			json_decref(sum);
+		}
+		return rc;
+	}
+	if (strcmp(a->outcome, "ok") != 0)
+		return 0;
+
+	random_token(a->token, sizeof a->token, 32);
+	random_token(a->csrf, sizeof a->csrf, 24);
+	token_hash(a->token, h);
+	a->expires_at = a->now + a->session_max_ms;
+	struct db_stmt *st = NULL;
+	rc = db_queryf(db, &st, e,
+		       "INSERT INTO sessions (tenant_id, user_id, kind, token_hash, csrf_token, ip, "
+		       "created_at, last_seen_at, expires_at) "
+		       "VALUES ($1, $2, 'web', $3, $4, $5, $6, $6, $7) RETURNING id",
+		       "iitttii", a->tenant_id, a->user_id, h, a->csrf, a->ip ? a->ip : "", a->now,
+		       a->expires_at);
+	if (rc)
+		return rc;
+	rc = db_step(st, e);
+	if (rc == DB_ROW)
+		a->session_id = db_column_int64(st, 0);
+	db_finalize(st);
+	if (rc < 0)
+		return rc;
+	return db_execf(db, e,
+			"UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = $1 "
+			"WHERE id = $2",
+			"ii", a->now, a->user_id);
+}
+
+int token_create(struct db *db, void *arg, struct err *e)
+{
+	struct token_new *t = arg;
+	char raw[TOKEN_CHARS - 4], h[65];
+	struct db_stmt *st = NULL;
+	int rc;
+
+	random_token(raw, sizeof raw, 32);
+	snprintf(t->token, sizeof t->token, API_TOKEN_PREFIX "%s", raw);
+	token_hash(t->token, h);
+	rc = db_queryf(db, &st, e,
+		       "INSERT INTO sessions (tenant_id, user_id, kind, token_hash, name, created_at, "
+		       "last_seen_at, expires_at) VALUES ($1, $2, 'api', $3, $4, $5, $5, $6) "
+		       "RETURNING id",
+		       "iittii", t->who->tenant_id, t->who->user_id, h, t->name, t->now,
+		       t->expires_at);
+	if (rc)
+		return rc;
+	rc = db_step(st, e);
+	if (rc == DB_ROW)
+		t->id = db_column_int64(st, 0);
+	db_finalize(st);
+	if (rc < 0)
+		return rc;
+	json_t *sum = json_pack("{s:s,s:I}", "name", t->name, "expires_at",
+				(json_int_t)t->expires_at);
+	rc = audit_append(db, t->who, t->who->tenant_id, "api_token", t->id, "create", sum, e);
+	json_decref(sum);
+	return rc;
+}

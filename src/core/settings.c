@@ -1,0 +1,79 @@
+/* settings.c — see settings.h. */
+#include "core/settings.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "core/audit.h"
+#include "db/db.h"
+#include "base/banned.h"
+
+static const struct setting_def defs[] = {
+	{"login.max_failures", 5, 1, 100, "failed logins in a row that lock an account"},
+	{"login.lock_minutes", 15, 1, 1440, "how long a locked account stays locked"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+const struct setting_def *settings_defs(void)
+{
+	return defs;
+}
+
+const struct setting_def *settings_def(const char *key)
+{
+	for (const struct setting_def *d = defs; d->key; d++)
+		if (strcmp(d->key, key) == 0)
+			return d;
+	return NULL;
+}
+
+int settings_get_int(struct db *db, int64_t tenant_id, const char *key, int64_t *out,
+		     struct err *e)
+{
+	const struct setting_def *d = settings_def(key);
+	struct db_stmt *st = NULL;
+	if (!d)
+		return err_set(e, ERR_BAD_REQUEST, key, "未知设置项“%s”", "unknown setting '%s'",
+			       key);
+	*out = d->def;
+	int rc = db_queryf(db, &st, e, "SELECT value FROM settings WHERE tenant_id = $1 AND key = $2",
+			   "it", tenant_id, key);
+	if (rc)
+		return rc;
+	rc = db_step(st, e);
+	int64_t v;
+	if (rc == DB_ROW && parse_i64(db_column_text(st, 0), &v) && v >= d->min && v <= d->max)
+		*out = v;
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+int settings_set_int(struct db *db, const struct actor *who, const char *key, int64_t v,
+		     struct err *e)
+{
+	const struct setting_def *d = settings_def(key);
+	char val[32];
+	if (!d)
+		return err_set(e, ERR_BAD_REQUEST, key, "未知设置项“%s”", "unknown setting '%s'",
+			       key);
+	if (v < d->min || v > d->max)
+		return err_set(e, ERR_UNPROCESSABLE, key, "设置项“%s”应在 %" PRId64 " 到 %" PRId64 " 之间",
+			       "setting '%s' must be between %" PRId64 " and %" PRId64, key, d->min,
+			       d->max);
+	snprintf(val, sizeof val, "%" PRId64, v);
+	int rc = db_execf(db, e, "DELETE FROM settings WHERE tenant_id = $1 AND key = $2", "it",
+			  who->tenant_id, key);
+	if (!rc)
+		rc = db_execf(db, e,
+			      "INSERT INTO settings (tenant_id, key, value, updated_at) "
+			      "VALUES ($1, $2, $3, $4)",
+			      "itti", who->tenant_id, key, val, now_ms());
+	if (rc)
+		return rc;
+	json_t *sum = json_pack("{s:s,s:I}", "key", key, "value", (json_int_t)v);
+	rc = audit_append(db, who, who->tenant_id, "setting", 0, "set", sum, e);
+	json_decref(sum);
+	return rc;
+}

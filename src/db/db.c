@@ -1,0 +1,283 @@
+/*
+ * db.c — backend dispatch and the db_*() wrappers of db.h.
+ *
+ * db_open() picks the backend from the URL; every other wrapper calls through
+ * the ops table of the connection or statement it is given. The convenience
+ * calls db_execf/db_queryf/db_query_i64 bind their arguments from a string of
+ * type letters so that core code can run a statement in one line.
+ */
+#include "db/db.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "base/banned.h"
+
+static bool is_postgres_url(const char *url)
+{
+	return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0 ||
+	       strncmp(url, "host=", 5) == 0;
+}
+
+int db_open(const char *url, int flags, struct db **out, struct err *e)
+{
+	*out = NULL;
+	if (!url || !*url)
+		return err_set(e, ERR_INTERNAL, NULL, "未指定数据库地址", "no database url given");
+	if (is_postgres_url(url))
+		return err_set(e, ERR_UNAVAILABLE, NULL, "尚未构建 PostgreSQL 后端",
+			       "postgresql backend not built yet");
+	return db_sqlite_ops.open(url, flags, out, e);
+}
+
+void db_close(struct db *db)
+{
+	if (db)
+		db->ops->close(db);
+}
+
+int db_exec(struct db *db, const char *sql, struct err *e)
+{
+	return db->ops->exec(db, sql, e);
+}
+
+int db_prepare(struct db *db, const char *sql, struct db_stmt **out, struct err *e)
+{
+	return db->ops->prepare(db, sql, out, e);
+}
+
+int db_bind_int64(struct db_stmt *st, int idx, int64_t v)
+{
+	return st->ops->bind_int64(st, idx, v);
+}
+
+int db_bind_double(struct db_stmt *st, int idx, double v)
+{
+	return st->ops->bind_double(st, idx, v);
+}
+
+int db_bind_text(struct db_stmt *st, int idx, const char *s)
+{
+	if (!s)
+		return st->ops->bind_null(st, idx);
+	return st->ops->bind_text(st, idx, s, strlen(s));
+}
+
+int db_bind_textn(struct db_stmt *st, int idx, const char *s, size_t len)
+{
+	if (!s)
+		return st->ops->bind_null(st, idx);
+	return st->ops->bind_text(st, idx, s, len);
+}
+
+int db_bind_blob(struct db_stmt *st, int idx, const void *p, size_t len)
+{
+	return st->ops->bind_blob(st, idx, p, len);
+}
+
+int db_bind_null(struct db_stmt *st, int idx)
+{
+	return st->ops->bind_null(st, idx);
+}
+
+int db_step(struct db_stmt *st, struct err *e)
+{
+	return st->ops->step(st, e);
+}
+
+int db_column_count(struct db_stmt *st)
+{
+	return st->ops->column_count(st);
+}
+
+bool db_column_is_null(struct db_stmt *st, int col)
+{
+	return st->ops->column_is_null(st, col);
+}
+
+int64_t db_column_int64(struct db_stmt *st, int col)
+{
+	return st->ops->column_int64(st, col);
+}
+
+double db_column_double(struct db_stmt *st, int col)
+{
+	return st->ops->column_double(st, col);
+}
+
+const char *db_column_text(struct db_stmt *st, int col)
+{
+	return st->ops->column_text(st, col, NULL);
+}
+
+const char *db_column_textn(struct db_stmt *st, int col, size_t *len)
+{
+	return st->ops->column_text(st, col, len);
+}
+
+const void *db_column_blob(struct db_stmt *st, int col, size_t *len)
+{
+	return st->ops->column_blob(st, col, len);
+}
+
+const char *db_column_name(struct db_stmt *st, int col)
+{
+	return st->ops->column_name(st, col);
+}
+
+void db_reset(struct db_stmt *st)
+{
+	st->ops->reset(st);
+}
+
+void db_finalize(struct db_stmt *st)
+{
+	if (st)
+		st->ops->finalize(st);
+}
+
+int64_t db_changes(struct db *db)
+{
+	return db->ops->changes(db);
+}
+
+int db_begin(struct db *db, bool write, struct err *e)
+{
+	return db->ops->begin(db, write, e);
+}
+
+int db_commit(struct db *db, struct err *e)
+{
+	return db->ops->commit(db, e);
+}
+
+int db_rollback(struct db *db)
+{
+	return db->ops->rollback(db);
+}
+
+int db_backup(struct db *db, const char *dest, struct err *e)
+{
+	return db->ops->backup(db, dest, e);
+}
+
+int db_check(struct db *db, bool *ok, struct err *e)
+{
+	return db->ops->check(db, ok, e);
+}
+
+const char *db_backend_name(struct db *db)
+{
+	return db->ops->name;
+}
+
+/* Bind the arguments described by types (see db.h) to st, parameter 1 first. */
+static int bind_va(struct db_stmt *st, const char *types, va_list ap, struct err *e)
+{
+	int idx = 0;
+	int rc = 0;
+
+	for (const char *t = types ? types : ""; *t; t++) {
+		idx++;
+		switch (*t) {
+		case 'i':
+			rc = db_bind_int64(st, idx, va_arg(ap, int64_t));
+			break;
+		case 'I': {
+			int64_t v = va_arg(ap, int64_t);
+			rc = v ? db_bind_int64(st, idx, v) : db_bind_null(st, idx);
+			break;
+		}
+		case 'd':
+			rc = db_bind_double(st, idx, va_arg(ap, double));
+			break;
+		case 't':
+			rc = db_bind_text(st, idx, va_arg(ap, const char *));
+			break;
+		case 'n':
+			rc = db_bind_null(st, idx);
+			break;
+		default:
+			return err_set(e, ERR_INTERNAL, NULL, "未知的参数类型字母 '%c'",
+				       "unknown parameter type letter '%c'", *t);
+		}
+		if (rc < 0)
+			return err_set(e, ERR_INTERNAL, NULL, "无法绑定第 %d 个参数",
+				       "cannot bind parameter %d", idx);
+	}
+	return 0;
+}
+
+static int queryv(struct db *db, struct db_stmt **out, struct err *e, const char *sql,
+		  const char *types, va_list ap)
+{
+	struct db_stmt *st = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = db_prepare(db, sql, &st, e);
+	if (rc < 0)
+		goto out;
+	rc = bind_va(st, types, ap, e);
+	if (rc < 0)
+		goto out_finalize;
+	*out = st;
+	return 0;
+
+out_finalize:
+	db_finalize(st);
+out:
+	return rc;
+}
+
+int db_execf(struct db *db, struct err *e, const char *sql, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = queryv(db, &st, e, sql, types, ap);
+	va_end(ap);
+	if (rc < 0)
+		return rc;
+	while ((rc = db_step(st, e)) == DB_ROW)
+		;
+	db_finalize(st);
+	return rc;
+}
+
+int db_queryf(struct db *db, struct db_stmt **out, struct err *e, const char *sql,
+	      const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = queryv(db, out, e, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+int db_query_i64(struct db *db, int64_t *out, struct err *e, const char *sql,
+		 const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = queryv(db, &st, e, sql, types, ap);
+	va_end(ap);
+	if (rc < 0)
+		return rc;
+	rc = db_step(st, e);
+	if (rc == DB_ROW) {
+		*out = db_column_int64(st, 0);
+		rc = 0;
+	} else if (rc == DB_DONE) {
+		rc = err_set(e, ERR_NOT_FOUND, NULL, "查询没有结果", "query returned no row");
+	}
+	db_finalize(st);
+	return rc;
+}

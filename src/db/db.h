@@ -1,0 +1,186 @@
+/*
+ * db.h — the storage interface: one table of function pointers per backend.
+ *
+ * Backends: SQLite (db_sqlite.c, the embedded default) and later PostgreSQL
+ * (db_pg.c). Callers use the db_*() wrappers below, never the pointers.
+ * SQL is written in the common subset of SQLite and PostgreSQL, with
+ * parameters as $1, $2, ... (the SQLite backend maps them to ?1, ?2).
+ * Inserts that need the new id use "INSERT ... RETURNING id".
+ *
+ * Statements belong to the connection that prepared them and are cached by
+ * SQL text: db_prepare() of the same string on the same connection returns
+ * the cached, reset statement; db_finalize() returns it to the cache.
+ *
+ * Threading: a struct db is used by one thread at a time. The pool
+ * (db_pool_*) gives each thread its own reader connection and owns the
+ * single writer thread that group-commits the write jobs of all threads.
+ */
+#ifndef YQ_DB_H
+#define YQ_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+struct db;
+struct db_stmt;
+
+enum db_step {
+	DB_DONE = 0, /* no (more) rows */
+	DB_ROW = 1,  /* a row is available through the column functions */
+	/* negative: an enum err_code, details in the struct err */
+};
+
+enum db_open_flags {
+	DB_OPEN_READONLY = 1 << 0, /* reader connection */
+	DB_OPEN_CREATE = 1 << 1,   /* create the database file if missing */
+};
+
+struct db_ops {
+	const char *name; /* "sqlite", "postgres" */
+	/* url: for sqlite a file path (or "sqlite:PATH"); for postgres a conninfo */
+	int (*open)(const char *url, int flags, struct db **out, struct err *e);
+	void (*close)(struct db *db);
+	/* Run one or more statements without parameters or results (DDL, PRAGMA). */
+	int (*exec)(struct db *db, const char *sql, struct err *e);
+	int (*prepare)(struct db *db, const char *sql, struct db_stmt **out, struct err *e);
+	int (*bind_int64)(struct db_stmt *st, int idx, int64_t v);
+	int (*bind_double)(struct db_stmt *st, int idx, double v);
+	int (*bind_text)(struct db_stmt *st, int idx, const char *s, size_t len); /* copied */
+	int (*bind_blob)(struct db_stmt *st, int idx, const void *p, size_t len);  /* copied */
+	int (*bind_null)(struct db_stmt *st, int idx);
+	int (*step)(struct db_stmt *st, struct err *e);
+	int (*column_count)(struct db_stmt *st);
+	bool (*column_is_null)(struct db_stmt *st, int col);
+	int64_t (*column_int64)(struct db_stmt *st, int col);
+	double (*column_double)(struct db_stmt *st, int col);
+	/* Valid until the next step/reset/finalize; never NULL ("" for NULL). */
+	const char *(*column_text)(struct db_stmt *st, int col, size_t *len);
+	const void *(*column_blob)(struct db_stmt *st, int col, size_t *len);
+	const char *(*column_name)(struct db_stmt *st, int col);
+	void (*reset)(struct db_stmt *st);     /* clear bindings, ready to bind and step again */
+	void (*finalize)(struct db_stmt *st);  /* give back (to the cache) */
+	int64_t (*changes)(struct db *db);     /* rows changed by the last statement */
+	/* Transactions. begin_write takes the write lock at once (BEGIN IMMEDIATE). */
+	int (*begin)(struct db *db, bool write, struct err *e);
+	int (*commit)(struct db *db, struct err *e);
+	int (*rollback)(struct db *db);
+	/* Online, consistent copy of the whole database to dest (a new file). */
+	int (*backup)(struct db *db, const char *dest, struct err *e);
+	/* Full integrity check; ok=false with the first problem in e. */
+	int (*check)(struct db *db, bool *ok, struct err *e);
+	/* Dialect word for migrations: see migrate.h (e.g. "ID_PK"); NULL if unknown.
+	 * Also "SQL_HAS_TABLE": a query with one row, one column, non-zero if the
+	 * table named by $1 exists (used by migrate_version on an unmigrated db). */
+	const char *(*dialect)(const char *word);
+};
+
+/* Every backend's connection struct embeds this first. */
+struct db {
+	const struct db_ops *ops;
+};
+
+/* Every backend's statement struct embeds this first (the wrappers dispatch on it). */
+struct db_stmt {
+	const struct db_ops *ops;
+};
+
+extern const struct db_ops db_sqlite_ops;
+
+/* Pick the backend by URL ("postgres://", "postgresql://", "host=" -> postgres; else sqlite). */
+int db_open(const char *url, int flags, struct db **out, struct err *e);
+void db_close(struct db *db);
+
+/* Wrappers: see struct db_ops. */
+int db_exec(struct db *db, const char *sql, struct err *e);
+int db_prepare(struct db *db, const char *sql, struct db_stmt **out, struct err *e);
+int db_bind_int64(struct db_stmt *st, int idx, int64_t v);
+int db_bind_double(struct db_stmt *st, int idx, double v);
+int db_bind_text(struct db_stmt *st, int idx, const char *s); /* NULL binds NULL */
+int db_bind_textn(struct db_stmt *st, int idx, const char *s, size_t len);
+int db_bind_blob(struct db_stmt *st, int idx, const void *p, size_t len);
+int db_bind_null(struct db_stmt *st, int idx);
+int db_step(struct db_stmt *st, struct err *e);
+int db_column_count(struct db_stmt *st);
+bool db_column_is_null(struct db_stmt *st, int col);
+int64_t db_column_int64(struct db_stmt *st, int col);
+double db_column_double(struct db_stmt *st, int col);
+const char *db_column_text(struct db_stmt *st, int col);
+const char *db_column_textn(struct db_stmt *st, int col, size_t *len);
+const void *db_column_blob(struct db_stmt *st, int col, size_t *len);
+const char *db_column_name(struct db_stmt *st, int col);
+void db_reset(struct db_stmt *st);
+void db_finalize(struct db_stmt *st); /* NULL is a no-op */
+int64_t db_changes(struct db *db);
+int db_begin(struct db *db, bool write, struct err *e);
+int db_commit(struct db *db, struct err *e);
+int db_rollback(struct db *db);
+int db_backup(struct db *db, const char *dest, struct err *e);
+int db_check(struct db *db, bool *ok, struct err *e);
+const char *db_backend_name(struct db *db);
+
+/*
+ * Prepare, bind and run in one call. `types` has one letter per parameter:
+ *   i int64_t   I int64_t, 0 binds NULL (optional references)
+ *   d double   t const char * (NULL binds NULL)   n NULL (no argument)
+ * db_execf: runs to completion; returns 0 or an error code.
+ * db_queryf: prepares and binds, leaves *out ready to step; caller finalizes.
+ * db_query_i64: first column of the first row into *out; ERR_NOT_FOUND if no row.
+ */
+int db_execf(struct db *db, struct err *e, const char *sql, const char *types, ...);
+int db_queryf(struct db *db, struct db_stmt **out, struct err *e, const char *sql,
+	      const char *types, ...);
+int db_query_i64(struct db *db, int64_t *out, struct err *e, const char *sql,
+		 const char *types, ...);
+
+/* True if the error in e came from a UNIQUE constraint (maps to ERR_CONFLICT). */
+
+/* ---- pool: per-thread readers and one group-committing writer ---- */
+
+struct db_pool;
+
+struct db_pool_opts {
+	int max_batch;        /* most jobs in one commit (default 512) */
+	int max_wait_us;      /* how long the writer waits to fill a batch after the first job; default 0 */
+};
+
+/* The body of a write job. Runs on the writer thread inside its own SAVEPOINT;
+ * returning non-zero rolls back to the savepoint (the rest of the batch commits). */
+typedef int (*db_write_fn)(struct db *db, void *arg, struct err *e);
+
+struct db_pool_stats {
+	uint64_t commits;     /* COMMITs done */
+	uint64_t jobs;        /* jobs run */
+	uint64_t jobs_failed; /* jobs rolled back to their savepoint */
+	uint64_t batch_hist[8]; /* batch sizes: 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-127, 128+ */
+	uint64_t commit_ns_total;
+};
+
+/*
+ * Open the writer connection (creating the database file if missing) and
+ * start the writer thread; readers are opened read-only on first use. opts
+ * may be NULL for the defaults. The pool does not migrate: run migrate_up on
+ * a plain db_open() connection before opening the pool. *out is freed with
+ * db_pool_free(). Returns 0 or an error code with e filled.
+ */
+int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_pool **out,
+		 struct err *e);
+/* Stops the writer after finishing queued jobs, closes every connection. */
+void db_pool_free(struct db_pool *p);
+/* This thread's reader connection, opened on first use; borrowed, owned by the pool
+ * (closed when the thread exits or by db_pool_free). NULL with e filled on failure. */
+struct db *db_pool_reader(struct db_pool *p, struct err *e);
+/*
+ * Run fn(db, arg, e) on the writer thread and wait until its batch is
+ * committed and durable. Returns fn's status (0 = committed), or an error if
+ * the commit itself failed (then nothing of the job is stored).
+ * Called from inside a job (on the writer thread) it runs fn at once in a
+ * nested SAVEPOINT; that work becomes durable with the enclosing job.
+ */
+int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e);
+void db_pool_stats(struct db_pool *p, struct db_pool_stats *out);
+const char *db_pool_url(struct db_pool *p);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * pool.c — per-thread reader connections and one group-committing writer.
+ *
+ * Readers: each thread that asks gets its own read-only connection, kept in
+ * a pthread key (closed when the thread exits) and on a list so that
+ * db_pool_free() can close the ones still open.
+ *
+ * Writer: one thread owns the only write connection. db_pool_write() puts a
+ * job on the queue and sleeps until the writer has run it and made it
+ * durable. The writer takes everything queued (up to max_batch), runs it in
+ * one BEGIN IMMEDIATE ... COMMIT with each job in its own SAVEPOINT, so a
+ * failing job is rolled back alone, and wakes the whole batch after the
+ * COMMIT (synchronous=FULL: returned means on disk). It never sleeps while
+ * jobs are waiting; batches form by themselves from the jobs that arrive
+ * while the previous COMMIT is syncing. If the transaction breaks (COMMIT or
+ * a savepoint fails), every job of it that had succeeded gets the error and
+ * nothing of them is stored; jobs not yet run go into a fresh transaction.
+ */
+#include "db/db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "base/util.h"
+#include "base/xalloc.h"
+
+#include "base/banned.h"
+
+#define DEFAULT_MAX_BATCH 512
+
+/* One db_pool_write() call; lives on the caller's stack until done. */
+struct job {
+	db_write_fn fn;
+	void *arg;
+	struct err *err;      /* the caller's, or own */
+	struct err own;
+	int status;           /* fn's status, or the transaction's error */
+	bool done;            /* set with pool->mu held, then cv is signalled */
+	pthread_cond_t cv;
+	STAILQ_ENTRY(job) link;
+};
+
+/* A reader connection of one thread. */
+struct reader {
+	struct db_pool *pool;
+	struct db *db;
+	LIST_ENTRY(reader) link;
+};
+
+struct db_pool {
+	char *url;
+	int max_batch;
+	int max_wait_us;
+	struct db *wdb;              /* used by the writer thread only, once started */
+	struct job **batch;          /* max_batch slots, writer thread only */
+	pthread_t writer;
+	bool writer_started;
+	pthread_key_t key;           /* this thread's struct reader */
+	bool key_created;
+	pthread_mutex_t mu;          /* guards the fields below */
+	pthread_cond_t work;         /* jobs queued or stopping */
+	STAILQ_HEAD(, job) queue;
+	int queued;
+	bool stopping;
+	LIST_HEAD(, reader) readers;
+	struct db_pool_stats stats;
+};
+
+/* The pool whose writer runs on this thread, if any. */
+static _Thread_local struct db_pool *writer_of;
+
+static int run_sql(struct db *db, const char *sql, struct err *e)
+{
+	return db_execf(db, e, sql, NULL);
+}
+
+/* Make sure a failed job leaves a reason in its err. */
+static void ensure_err(int status, struct err *e)
+{
+	if (e->code == ERR_OK)
+		err_set(e, status < 0 ? status : ERR_INTERNAL, NULL, "写入失败（状态 %d）",
+			"write failed (status %d)", status);
+}
+
+/*
+ * Run one job inside SAVEPOINT j: *status gets fn's result, e its error.
+ * Returns 0, or an error in txe if the enclosing transaction is broken
+ * (the savepoint could not be opened, rolled back or released).
+ */
+static int run_job(struct db *db, db_write_fn fn, void *arg, int *status, struct err *e,
+		   struct err *txe)
+{
+	int rc;
+
+	*status = 0;
+	rc = run_sql(db, "SAVEPOINT j", txe);
+	if (rc < 0)
+		return rc;
+	*status = fn(db, arg, e);
+	if (*status != 0) {
+		ensure_err(*status, e);
+		rc = run_sql(db, "ROLLBACK TO j", txe);
+		if (rc < 0)
+			return rc;
+	}
+	return run_sql(db, "RELEASE j", txe);
+}
+
+/* A db_pool_write() from inside a job: run at once in a nested savepoint. */
+static int run_nested(struct db *db, db_write_fn fn, void *arg, struct err *e)
+{
+	struct err own, txe;
+	int status, rc;
+
+	if (!e)
+		e = &own;
+	err_clear(e);
+	err_clear(&txe);
+	rc = run_job(db, fn, arg, &status, e, &txe);
+	if (rc < 0) {
+		*e = txe;
+		return rc;
+	}
+	return status;
+}
+
+static int hist_bucket(size_t n)
+{
+	int b = 0;
+
+	while (n > 1 && b < 7) {
+		n >>= 1;
+		b++;
+	}
+	return b;
+}
+
+/* Fail the jobs of a broken transaction that had succeeded. */
+static void fail_succeeded(struct job **jobs, size_t n, const struct err *txe)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->status == 0) {
+			*jobs[i]->err = *txe;
+			jobs[i]->status = txe->code;
+		}
+	}
+}
+
+/*
+ * Run jobs[0..n) in one transaction, as far as it goes; record stats and
+ * wake the jobs it finished. Returns how many jobs it finished (>= 1).
+ */
+static size_t run_group(struct db_pool *p, struct job **jobs, size_t n)
+{
+	struct err txe;
+	size_t i, ran = 0, failed = 0;
+	bool committed = false;
+	int64_t commit_ns = 0;
+	int rc;
+
+	err_clear(&txe);
+	rc = db_begin(p->wdb, true, &txe);
+	if (rc < 0) {
+		ran = n;
+		fail_succeeded(jobs, n, &txe);
+		goto wake;
+	}
+	for (i = 0; i < n; i++) {
+		struct job *j = jobs[i];
+		ran = i + 1;
+		rc = run_job(p->wdb, j->fn, j->arg, &j->status, j->err, &txe);
+		if (j->status != 0)
+			failed++;
+		if (rc < 0)
+			goto rollback;
+	}
+	{
+		int64_t t0 = mono_ns();
+		rc = db_commit(p->wdb, &txe);
+		commit_ns = mono_ns() - t0;
+	}
+	if (rc == 0) {
+		committed = true;
+		goto wake;
+	}
+rollback:
+	db_rollback(p->wdb);
+	if (txe.code == ERR_OK)
+		err_set(&txe, ERR_INTERNAL, NULL, "事务失败", "transaction failed");
+	fail_succeeded(jobs, ran, &txe);
+wake:
+	pthread_mutex_lock(&p->mu);
+	p->stats.jobs += ran;
+	p->stats.jobs_failed += failed;
+	if (committed) {
+		p->stats.commits++;
+		p->stats.batch_hist[hist_bucket(ran)]++;
+		p->stats.commit_ns_total += (uint64_t)commit_ns;
+	}
+	for (i = 0; i < ran; i++) {
+		jobs[i]->done = true;
+		pthread_cond_signal(&jobs[i]->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ran;
+}
+
+/* With max_wait_us set, give a small batch a moment to grow (p->mu held). */
+static void wait_for_more(struct db_pool *p)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += (long)p->max_wait_us * 1000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	while (p->queued < p->max_batch && !p->stopping)
+		if (pthread_cond_timedwait(&p->work, &p->mu, &until) == ETIMEDOUT)
+			break;
+}
+
+static void *writer_main(void *arg)
+{
+	struct db_pool *p = arg;
+	size_t n, done;
+	struct job *j;
+
+	writer_of = p;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->queued == 0 && !p->stopping)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->queued == 0)
+			break; /* stopping, queue drained */
+		if (p->max_wait_us > 0)
+			wait_for_more(p);
+		n = 0;
+		while (n < (size_t)p->max_batch && (j = STAILQ_FIRST(&p->queue))) {
+			STAILQ_REMOVE_HEAD(&p->queue, link);
+			p->batch[n++] = j;
+		}
+		p->queued -= (int)n;
+		pthread_mutex_unlock(&p->mu);
+		for (done = 0; done < n;)
+			done += run_group(p, p->batch + done, n - done);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	writer_of = NULL;
+	return NULL;
+}
+
+static void reader_free(void *arg)
+{
+	struct reader *r = arg;
+
+	pthread_mutex_lock(&r->pool->mu);
+	LIST_REMOVE(r, link);
+	pthread_mutex_unlock(&r->pool->mu);
+	db_close(r->db);
+	free(r);
+}
+
+int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_pool **out,
+		 struct err *e)
+{
+	struct db_pool *p;
+	pthread_condattr_t ca;
+	int rc;
+
+	*out = NULL;
+	p = xcalloc(1, sizeof *p);
+	p->url = xstrdup(url ? url : "");
+	p->max_batch = opts && opts->max_batch > 0 ? opts->max_batch : DEFAULT_MAX_BATCH;
+	p->max_wait_us = opts && opts->max_wait_us > 0 ? opts->max_wait_us : 0;
+	p->batch = xcalloc((size_t)p->max_batch, sizeof *p->batch);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->work, &ca);
+	pthread_condattr_destroy(&ca);
+	STAILQ_INIT(&p->queue);
+	LIST_INIT(&p->readers);
+
+	rc = db_open(p->url, DB_OPEN_CREATE, &p->wdb, e);
+	if (rc < 0)
+		goto out_free;
+	if (pthread_key_create(&p->key, reader_free) != 0) {
+		rc = err_set(e, ERR_INTERNAL, NULL, "无法创建线程键", "cannot create a thread key");
+		goto out_free;
+	}
+	p->key_created = true;
+	if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
+		rc = err_set(e, ERR_INTERNAL, NULL, "无法启动数据库写线程",
+			     "cannot start the database writer thread");
+		goto out_free;
+	}
+	p->writer_started = true;
+	pthread_setname_np(p->writer, "yq-db-writer");
+	*out = p;
+	return 0;
+
+out_free:
+	db_pool_free(p);
+	return rc;
+}
+
+void db_pool_free(struct db_pool *p)
+{
+	struct reader *r;
+
+	if (!p)
+		return;
+	if (p->writer_started) {
+		pthread_mutex_lock(&p->mu);
+		p->stopping = true;
+		pthread_cond_signal(&p->work);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->writer, NULL);
+	}
+	if (p->key_created) {
+		pthread_setspecific(p->key, NULL);
+		pthread_key_delete(p->key); /* destructors no longer run */
+	}
+	while ((r = LIST_FIRST(&p->readers))) {
+		LIST_REMOVE(r, link);
+		db_close(r->db);
+		free(r);
+	}
+	db_close(p->wdb);
+	pthread_cond_destroy(&p->work);
+	pthread_mutex_destroy(&p->mu);
+	free(p->batch);
+	free(p->url);
+	free(p);
+}
+
+struct db *db_pool_reader(struct db_pool *p, struct err *e)
+{
+	struct reader *r;
+	struct db *db = NULL;
+
+	if (writer_of == p)
+		return p->wdb; /* inside a job: read what the batch has written */
+	r = pthread_getspecific(p->key);
+	if (r)
+		return r->db;
+	if (db_open(p->url, DB_OPEN_READONLY, &db, e) < 0)
+		return NULL;
+	r = xcalloc(1, sizeof *r);
+	r->pool = p;
+	r->db = db;
+	pthread_mutex_lock(&p->mu);
+	LIST_INSERT_HEAD(&p->readers, r, link);
+	pthread_mutex_unlock(&p->mu);
+	if (pthread_setspecific(p->key, r) != 0) {
+		reader_free(r);
+		err_set(e, ERR_INTERNAL, NULL, "无法保存线程的读连接",
+			"cannot store the thread's reader connection");
+		return NULL;
+	}
+	return db;
+}
+
+int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e)
+{
+	struct job j;
+
+	if (writer_of == p)
+		return run_nested(p->wdb, fn, arg, e);
+	memset(&j, 0, sizeof j);
+	j.fn = fn;
+	j.arg = arg;
+	j.err = e ? e : &j.own;
+	err_clear(j.err);
+	pthread_cond_init(&j.cv, NULL);
+
+	pthread_mutex_lock(&p->mu);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->mu);
+		pthread_cond_destroy(&j.cv);
+		return err_set(e, ERR_UNAVAILABLE, NULL, "数据库正在关闭",
+			       "database is shutting down");
+	}
+	STAILQ_INSERT_TAIL(&p->queue, &j, link);
+	p->queued++;
+	pthread_cond_signal(&p->work);
+	while (!j.done)
+		pthread_cond_wait(&j.cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	pthread_cond_destroy(&j.cv);
+	return j.status;
+}
+
+void db_pool_stats(struct db_pool *p, struct db_pool_stats *out)
+{
+	pthread_mutex_lock(&p->mu);
+	*out = p->stats;
+	pthread_mutex_unlock(&p->mu);
+}
+
+const char *db_pool_url(struct db_pool *p)
+{
+	return p->url;
+}

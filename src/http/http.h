@@ -1,0 +1,163 @@
+/*
+ * http.h — the HTTP front end: requests, routes, replies.
+ *
+ * One declarative route table per API file (src/api/api_*.c), collected in
+ * http/routes.c. The dispatcher matches method and path (404/405), reads the
+ * body within the route's limit (413), authenticates (session cookie with
+ * CSRF check, or Bearer token), checks the route's permission (401/403) and
+ * only then calls the handler with r->scope set. A handler either replies
+ * with reply_json() and returns 0, or fills r->err and returns its code; the
+ * dispatcher turns that into the error shape
+ *   {"error":{"code":"...","message":"...","message_zh":"...","field":"..."}}.
+ * Everything a handler allocates for the request comes from r->arena.
+ */
+#ifndef YQ_HTTP_H
+#define YQ_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "core/authz.h"
+#include "db/db.h"
+
+struct arena;
+struct MHD_Connection;
+struct metrics;
+
+/* Server-wide settings, fixed at start. */
+struct http_config {
+	const char *addr;          /* "127.0.0.1:8080" */
+	int threads;               /* libmicrohttpd thread pool size */
+	size_t max_body;           /* default body limit for routes that set none */
+	int64_t session_idle_ms;   /* web session idle timeout */
+	int64_t session_max_ms;    /* web session absolute lifetime */
+	bool cookie_secure;        /* add Secure to the session cookie (behind TLS) */
+	FILE *access_log;          /* JSON lines; NULL = none */
+};
+
+struct app {
+	struct db_pool *pool;
+	struct http_config cfg;
+	struct metrics *metrics;
+	int64_t started_ms;
+	const char *version;
+};
+
+struct req;
+typedef int (*handler_fn)(struct req *r);
+
+enum route_flags {
+	ROUTE_NO_CSRF = 1 << 0, /* e.g. login: no session yet */
+};
+
+struct route {
+	const char *method;   /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+	const char *pattern;  /* "/api/v1/users/{id}" */
+	handler_fn fn;
+	enum perm perm;       /* PERM_PUBLIC, PERM_LOGIN, or a permission */
+	size_t max_body;      /* 0 = http_config.max_body */
+	unsigned flags;       /* enum route_flags */
+	const char *summary;  /* one line for the API reference */
+};
+
+#define REQ_MAX_PARAMS 6
+
+struct req {
+	struct app *app;
+	struct arena *arena;
+	struct MHD_Connection *conn;
+	const struct route *route; /* NULL when nothing matched */
+	int route_idx;             /* index for metrics; -1 unmatched */
+	const char *method;        /* borrowed from libmicrohttpd */
+	const char *path;
+	char id[24];               /* request id, also the X-Request-Id header */
+	int64_t t0_ns;
+	int nparams;
+	const char *pname[REQ_MAX_PARAMS];
+	const char *pval[REQ_MAX_PARAMS];
+	struct buf body;
+	bool body_too_large;
+	bool method_mismatch;      /* path matched, method did not (405) */
+	json_t *json;              /* decoded body (req_body_json), released at the end */
+
+	/* authentication, filled by the dispatcher */
+	bool authed;
+	bool via_cookie;
+	struct actor actor;
+	enum scope scope;          /* the route's permission scope for this actor */
+	char csrf[64];             /* session CSRF token (cookie sessions) */
+
+	/* response */
+	int status;
+	struct buf out;
+	size_t out_len;            /* bytes sent (out is handed to libmicrohttpd) */
+	const char *content_type;
+	const char *set_cookie;    /* Set-Cookie header value, arena-owned */
+	const char *extra_header[2]; /* name, value (e.g. Retry-After) */
+	struct err err;
+};
+
+/* ---- for handlers ---- */
+
+/* Reader connection of this thread; NULL with r->err set if it can't be opened. */
+struct db *req_db(struct req *r);
+/* Run a write job on the group-committing writer; see db_pool_write. */
+int req_write(struct req *r, db_write_fn fn, void *arg);
+/* Path parameter by name (from "{name}"), NULL if none. */
+const char *req_param(struct req *r, const char *name);
+/* Path parameter as a positive id; ERR_NOT_FOUND naming it otherwise. */
+int req_param_id(struct req *r, const char *name, int64_t *out);
+/* Query-string argument, NULL if absent. */
+const char *req_query(struct req *r, const char *name);
+/* Query argument as int within [min,max]; def if absent; ERR_BAD_REQUEST if bad. */
+int req_query_int(struct req *r, const char *name, int64_t def, int64_t min, int64_t max,
+		  int64_t *out);
+/* Request header, NULL if absent. */
+const char *req_header(struct req *r, const char *name);
+/* Client address as text (arena). */
+const char *req_client_ip(struct req *r);
+/* The decoded JSON object body; NULL with r->err set (400) if absent or malformed. */
+json_t *req_body_json(struct req *r);
+
+/* Serialize j (reference stolen) as the response body. Returns 0. */
+int reply_json(struct req *r, int status, json_t *j);
+/* Raw body with a content type (copied). */
+int reply_raw(struct req *r, int status, const char *content_type, const void *p, size_t n);
+/* Shorthand: fill r->err and return its code. */
+#define req_fail(r, ...) err_set(&(r)->err, __VA_ARGS__)
+
+/* ---- server ---- */
+
+struct http_server;
+
+/* Start listening; routes come from http/routes.c. */
+int http_server_start(struct app *app, struct http_server **out, struct err *e);
+/* Port actually bound (useful with port 0). */
+int http_server_port(struct http_server *s);
+void http_server_stop(struct http_server *s);
+
+/* ---- routes (routes.c) ---- */
+
+/* All routes, in match order; *n gets the count. */
+const struct route *routes_all(size_t *n);
+/*
+ * Find the route for method+path. Fills params into r. Returns the index, or
+ * -1 (not found) or -2 (path exists with another method).
+ */
+int routes_match(const char *method, const char *path, struct req *r);
+/* "GET, POST" for a path that exists (arena string), NULL if none. */
+const char *routes_allow(const char *path, struct arena *a);
+
+/* ---- metrics (metrics.c) ---- */
+
+struct metrics *metrics_new(size_t nroutes);
+void metrics_free(struct metrics *m);
+void metrics_observe(struct metrics *m, int route_idx, int status, int64_t ns);
+/* Prometheus text exposition of requests, latency and database stats. */
+void metrics_render(struct metrics *m, struct app *app, struct buf *out);
+
+#endif

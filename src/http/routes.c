@@ -1,0 +1,128 @@
+/*
+ * routes.c — the route table of the whole API, assembled from the per-file
+ * tables in src/api/, and the matcher.
+ *
+ * Patterns are literal segments and "{name}" parameters. The table is small
+ * (tens of routes), so matching is a linear scan over pre-split patterns; a
+ * segment compare fails fast on the first differing byte.
+ */
+#include "http/http.h"
+#include "api/api.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/util.h"
+#include "base/xalloc.h"
+#include "base/banned.h"
+
+static const struct route *const tables[] = {
+	api_system_routes, api_auth_routes, api_user_routes, api_dept_routes, api_audit_routes,
+};
+
+static struct route *all;
+static size_t nall;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void collect(void)
+{
+	size_t n = 0, k = 0;
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
+		for (const struct route *rt = tables[t]; rt->method; rt++)
+			n++;
+	all = xcalloc(n + 1, sizeof *all);
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
+		for (const struct route *rt = tables[t]; rt->method; rt++)
+			all[k++] = *rt;
+	nall = n;
+}
+
+const struct route *routes_all(size_t *n)
+{
+	pthread_once(&once, collect);
+	if (n)
+		*n = nall;
+	return all;
+}
+
+/*
+ * Match path against pattern. On success fills r's params (names borrowed
+ * from the pattern, values copied into r's arena) when r is not NULL.
+ */
+static bool match(const char *pat, const char *path, struct req *r)
+{
+	int np = 0;
+	const char *names[REQ_MAX_PARAMS], *vals[REQ_MAX_PARAMS];
+	size_t vlens[REQ_MAX_PARAMS];
+
+	while (*pat && *path) {
+		if (*pat != '/' || *path != '/')
+			return false;
+		pat++;
+		path++;
+		const char *pe = strchr(pat, '/');
+		const char *se = strchr(path, '/');
+		size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
+		size_t sl = se ? (size_t)(se - path) : strlen(path);
+		if (pl >= 2 && pat[0] == '{' && pat[pl - 1] == '}') {
+			if (sl == 0 || np == REQ_MAX_PARAMS)
+				return false;
+			names[np] = pat;
+			vals[np] = path;
+			vlens[np] = sl;
+			np++;
+		} else if (pl != sl || memcmp(pat, path, pl) != 0)
+			return false;
+		pat += pl;
+		path += sl;
+	}
+	if (*pat || *path)
+		return false;
+	if (r) {
+		r->nparams = np;
+		for (int i = 0; i < np; i++) {
+			const char *close = strchr(names[i], '}');
+			r->pname[i] = arena_strndup(r->arena, names[i] + 1,
+						    (size_t)(close - names[i] - 1));
+			r->pval[i] = arena_strndup(r->arena, vals[i], vlens[i]);
+		}
+	}
+	return true;
+}
+
+int routes_match(const char *method, const char *path, struct req *r)
+{
+	size_t n;
+	const struct route *rt = routes_all(&n);
+	bool path_seen = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!match(rt[i].pattern, path, NULL))
+			continue;
+		if (strcmp(rt[i].method, method) != 0) {
+			path_seen = true;
+			continue;
+		}
+		match(rt[i].pattern, path, r);
+		return (int)i;
+	}
+	return path_seen ? -2 : -1;
+}
+
+const char *routes_allow(const char *path, struct arena *a)
+{
+	size_t n;
+	const struct route *rt = routes_all(&n);
+	struct buf b;
+	buf_init(&b, 256);
+	for (size_t i = 0; i < n; i++)
+		if (match(rt[i].pattern, path, NULL)) {
+			if (b.len)
+				buf_adds(&b, ", ");
+			buf_adds(&b, rt[i].method);
+		}
+	const char *s = b.len ? arena_strdup(a, b.p) : NULL;
+	buf_release(&b);
+	return s;
+}
