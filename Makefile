@@ -3,6 +3,7 @@
 #   make demo       install what is missing, build, start the demo server
 #   make check      install what is missing, build (normal and ASan+UBSan), run every test
 #   make asan       build the sanitizer variant into build/asan/
+#   make V=1 ...    show the compiler command lines
 # Variables: ADDR (demo listen address, default 127.0.0.1:8080), DEMO_DB.
 
 CC      ?= cc
@@ -32,6 +33,12 @@ TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TESTSRC))
 SQLS    := $(sort $(wildcard sql/*.sql))
 
+ifeq ($(V),1)
+  Q :=
+else
+  Q := @
+endif
+
 ADDR    ?= 127.0.0.1:8080
 DEMO_DB ?= demo-data/yiqiban.db
 
@@ -53,27 +60,30 @@ asan:
 	@$(MAKE) --no-print-directory build VARIANT=asan
 
 $(B)/yiqiban: $(MAINOBJ) $(B)/libyiqiban.a
-	$(CC) $(LDOPT) -o $@ $^ $(LIBS)
+	@echo "  LINK $@"
+	$(Q)$(CC) $(LDOPT) -o $@ $^ $(LIBS)
 
 $(B)/libyiqiban.a: $(OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) $(PKGCFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC   $<  ($(VARIANT))"
+	$(Q)$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) $(PKGCFLAGS) -MMD -MP -c -o $@ $<
 
 build/gen/migrations.c: $(SQLS) scripts/embed-sql.sh
 	@mkdir -p build/gen
-	scripts/embed-sql.sh $(SQLS) > $@.tmp && mv $@.tmp $@
+	$(Q)scripts/embed-sql.sh $(SQLS) > $@.tmp && mv $@.tmp $@
 
 $(B)/obj/gen/migrations.o: build/gen/migrations.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) -c -o $@ $<
+	$(Q)$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(B)/libyiqiban.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INCS) $(PKGCFLAGS) -o $@ $< $(B)/libyiqiban.a $(LIBS) -lcmocka $(LDOPT)
+	@echo "  TEST $@"
+	$(Q)$(CC) $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INCS) $(PKGCFLAGS) -o $@ $< $(B)/libyiqiban.a $(LIBS) -lcmocka $(LDOPT)
 
 # Unit tests of one variant.
 unit: build

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/audit.h"
+#include "core/session.h"
 #include "base/banned.h"
 
 struct ctx {
@@ -79,6 +80,19 @@ static int h_verify(struct req *r)
 	return reply_json(r, 200, out);
 }
 
+static int each_login(const struct login_row *l, void *p)
+{
+	struct ctx *c = p;
+	json_array_append_new(
+		c->items,
+		json_pack("{s:I,s:s,s:o,s:b,s:s,s:s,s:s,s:I}", "id", (json_int_t)l->id, "login",
+			  l->login, "user_id", l->user_id ? json_integer(l->user_id) : json_null(),
+			  "ok", l->ok, "reason", l->reason, "ip", l->ip, "user_agent", l->user_agent,
+			  "at", (json_int_t)l->at));
+	c->last = l->id;
+	return 0;
+}
+
 static int h_logins(struct req *r)
 {
 	int64_t limit, before;
@@ -87,40 +101,19 @@ static int h_logins(struct req *r)
 		rc = req_query_int(r, "before", 0, 0, INT64_MAX, &before);
 	if (rc)
 		return rc;
-	const char *login = req_query(r, "login");
 	struct db *db = req_db(r);
 	if (!db)
 		return r->err.code;
-	struct db_stmt *st = NULL;
-	rc = db_queryf(db, &st, &r->err,
-		       "SELECT id, login, user_id, ok, reason, ip, user_agent, at FROM login_attempts "
-		       "WHERE tenant_id = $1 AND ($2 = 0 OR id < $2) AND ($3 = '' OR login = $3) "
-		       "ORDER BY id DESC LIMIT $4",
-		       "iiti", r->actor.tenant_id, before, login ? login : "", limit);
-	if (rc)
-		return rc;
-	json_t *items = json_array();
-	int64_t last = 0;
-	while ((rc = db_step(st, &r->err)) == DB_ROW) {
-		last = db_column_int64(st, 0);
-		json_array_append_new(
-			items, json_pack("{s:I,s:s,s:o,s:b,s:s,s:s,s:s,s:I}", "id", (json_int_t)last,
-					 "login", db_column_text(st, 1), "user_id",
-					 db_column_int64(st, 2) ? json_integer(db_column_int64(st, 2))
-								: json_null(),
-					 "ok", (int)db_column_int64(st, 3), "reason",
-					 db_column_text(st, 4), "ip", db_column_text(st, 5),
-					 "user_agent", db_column_text(st, 6), "at",
-					 (json_int_t)db_column_int64(st, 7)));
-	}
-	db_finalize(st);
-	if (rc < 0) {
-		json_decref(items);
+	struct ctx c = {json_array(), 0};
+	rc = login_attempt_list(db, r->actor.tenant_id, req_query(r, "login"), before, limit,
+				each_login, &c, &r->err);
+	if (rc) {
+		json_decref(c.items);
 		return rc;
 	}
-	int64_t next = (int64_t)json_array_size(items) == limit ? last : 0;
+	int64_t next = (int64_t)json_array_size(c.items) == limit ? c.last : 0;
 	return reply_json(r, 200,
-			  json_pack("{s:o,s:o}", "items", items, "next_before",
+			  json_pack("{s:o,s:o}", "items", c.items, "next_before",
 				    next ? json_integer(next) : json_null()));
 }
 

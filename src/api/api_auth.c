@@ -214,31 +214,24 @@ static int h_token_create(struct req *r)
 				    "created_at", (json_int_t)t.now));
 }
 
+static int each_token(const struct token_row *t, void *ctx)
+{
+	json_array_append_new(
+		ctx, json_pack("{s:I,s:s,s:I,s:I,s:o,s:o}", "id", (json_int_t)t->id, "name", t->name,
+			       "created_at", (json_int_t)t->created_at, "last_used_at",
+			       (json_int_t)t->last_used_at, "expires_at", api_time(t->expires_at),
+			       "revoked_at", api_time(t->revoked_at)));
+	return 0;
+}
+
 static int h_token_list(struct req *r)
 {
 	struct db *db = req_db(r);
 	if (!db)
 		return r->err.code;
-	struct db_stmt *st = NULL;
-	int rc = db_queryf(db, &st, &r->err,
-			   "SELECT id, name, created_at, last_seen_at, expires_at, revoked_at "
-			   "FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND kind = 'api' "
-			   "ORDER BY id",
-			   "ii", r->actor.tenant_id, r->actor.user_id);
-	if (rc)
-		return rc;
 	json_t *items = json_array();
-	while ((rc = db_step(st, &r->err)) == DB_ROW)
-		json_array_append_new(
-			items, json_pack("{s:I,s:s,s:I,s:I,s:o,s:o}", "id",
-					 (json_int_t)db_column_int64(st, 0), "name",
-					 db_column_text(st, 1), "created_at",
-					 (json_int_t)db_column_int64(st, 2), "last_used_at",
-					 (json_int_t)db_column_int64(st, 3), "expires_at",
-					 api_time(db_column_int64(st, 4)), "revoked_at",
-					 api_time(db_column_int64(st, 5))));
-	db_finalize(st);
-	if (rc < 0) {
+	int rc = token_list(db, &r->actor, each_token, items, &r->err);
+	if (rc) {
 		json_decref(items);
 		return rc;
 	}

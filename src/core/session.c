@@ -314,3 +314,53 @@ int token_create(struct db *db, void *arg, struct err *e)
 	json_decref(sum);
 	return rc;
 }
+
+int token_list(struct db *db, const struct actor *who,
+	       int (*each)(const struct token_row *t, void *ctx), void *ctx, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT id, name, created_at, last_seen_at, expires_at, revoked_at "
+			   "FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND kind = 'api' "
+			   "ORDER BY id",
+			   "ii", who->tenant_id, who->user_id);
+	if (rc)
+		return rc;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		struct token_row t = {
+			.id = db_column_int64(st, 0), .name = db_column_text(st, 1),
+			.created_at = db_column_int64(st, 2), .last_used_at = db_column_int64(st, 3),
+			.expires_at = db_column_int64(st, 4), .revoked_at = db_column_int64(st, 5),
+		};
+		if (each(&t, ctx))
+			break;
+	}
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+int login_attempt_list(struct db *db, int64_t tenant_id, const char *login, int64_t before,
+		       int64_t limit, int (*each)(const struct login_row *l, void *ctx), void *ctx,
+		       struct err *e)
+{
+	struct db_stmt *st = NULL;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT id, login, user_id, ok, reason, ip, user_agent, at FROM login_attempts "
+			   "WHERE tenant_id = $1 AND ($2 = 0 OR id < $2) AND ($3 = '' OR login = $3) "
+			   "ORDER BY id DESC LIMIT $4",
+			   "iiti", tenant_id, before, login ? login : "", limit);
+	if (rc)
+		return rc;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		struct login_row l = {
+			.id = db_column_int64(st, 0), .login = db_column_text(st, 1),
+			.user_id = db_column_int64(st, 2), .ok = db_column_int64(st, 3) != 0,
+			.reason = db_column_text(st, 4), .ip = db_column_text(st, 5),
+			.user_agent = db_column_text(st, 6), .at = db_column_int64(st, 7),
+		};
+		if (each(&l, ctx))
+			break;
+	}
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}

@@ -99,4 +99,22 @@ struct token_new {
 /* Write job body (arg = struct token_new *). */
 int token_create(struct db *db, void *arg, struct err *e);
 
+struct token_row {
+	int64_t id, created_at, last_used_at, expires_at, revoked_at;
+	const char *name; /* borrowed */
+};
+/* The actor's own API tokens (never their secrets), oldest first. */
+int token_list(struct db *db, const struct actor *who,
+	       int (*each)(const struct token_row *t, void *ctx), void *ctx, struct err *e);
+
+struct login_row {
+	int64_t id, user_id, at;
+	bool ok;
+	const char *login, *reason, *ip, *user_agent; /* borrowed */
+};
+/* Login attempts of a tenant, newest first; login NULL = any; before = keyset (id <). */
+int login_attempt_list(struct db *db, int64_t tenant_id, const char *login, int64_t before,
+		       int64_t limit, int (*each)(const struct login_row *l, void *ctx), void *ctx,
+		       struct err *e);
+
 #endif
