@@ -278,10 +278,18 @@ int auth_login_record(struct db *db, void *arg, struct err *e)
 	db_finalize(st);
 	if (rc < 0)
 		return rc;
-	return db_execf(db, e,
-			"UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = $1 "
-			"WHERE id = $2",
-			"ii", a->now, a->user_id);
+	rc = db_execf(db, e,
+		      "UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = $1 "
+		      "WHERE id = $2",
+		      "ii", a->now, a->user_id);
+	if (rc)
+		return rc;
+	struct actor who = {.tenant_id = a->tenant_id, .user_id = a->user_id};
+	snprintf(who.login, sizeof who.login, "%s", a->login);
+	json_t *sum = json_pack("{s:s}", "ip", a->ip ? a->ip : "");
+	rc = audit_append(db, &who, a->tenant_id, "session", a->session_id, "login", sum, e);
+	json_decref(sum);
+	return rc;
 }
 
 int token_create(struct db *db, void *arg, struct err *e)
