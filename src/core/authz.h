@@ -68,7 +68,7 @@ struct actor {
 	int64_t enterprise_id; /* 0 = none (enterprise users) */
 	unsigned roles;        /* bit (1u << enum role) */
 	char login[64];
-	char display_name[128];
+	char display_name[256];
 	char dept_path[256];   /* '/1/5/' of the user's department, "" if none */
 	char request_id[24];   /* the HTTP request acting, for the audit log; "" from the CLI */
 };

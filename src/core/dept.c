@@ -3,7 +3,7 @@
  *
  * Rules kept here and nowhere else:
  *  - code is 1-32 of [A-Za-z0-9_-], unique in the tenant; name is 1-64
- *    characters, not blank, and fits struct dept (127 bytes of UTF-8);
+ *    characters, not blank, and fits struct dept (255 bytes of UTF-8);
  *  - a new department, or an active one being moved, needs an existing
  *    active parent in the same tenant;
  *  - path is the parent's path plus "<id>/" ('/<id>/' at the top), so a

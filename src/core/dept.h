@@ -21,7 +21,7 @@ struct dept {
 	int64_t id;
 	int64_t parent_id;  /* 0 = top level */
 	char code[64];
-	char name[128];
+	char name[256];
 	char path[256];
 	int64_t sort;
 	bool active;

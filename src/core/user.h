@@ -23,11 +23,11 @@ struct user {
 	int64_t id;
 	int64_t tenant_id;
 	char login[64];
-	char display_name[128];
+	char display_name[256];
 	char phone[32];
 	char email[128];
 	int64_t department_id;
-	char dept_name[128];
+	char dept_name[256];
 	char dept_path[256];
 	char status[16];       /* active, disabled */
 	unsigned roles;        /* bit (1u << enum role) */
