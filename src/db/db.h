@@ -135,8 +135,6 @@ int db_queryf(struct db *db, struct db_stmt **out, struct err *e, const char *sq
 int db_query_i64(struct db *db, int64_t *out, struct err *e, const char *sql,
 		 const char *types, ...);
 
-/* True if the error in e came from a UNIQUE constraint (maps to ERR_CONFLICT). */
-
 /* ---- pool: per-thread readers and one group-committing writer ---- */
 
 struct db_pool;

@@ -238,6 +238,10 @@ static void test_params(void **state)
 				      (const char *)NULL, INT64_C(5)),
 			 0);
 	assert_int_equal(v, 1);
+	assert_int_equal(db_query_i64(db, &v, &e, "SELECT $1 IS NULL AND $2 = 7", "II", INT64_C(0),
+				      INT64_C(7)),
+			 0);
+	assert_int_equal(v, 1);
 	assert_int_equal(db_query_i64(db, &v, &e, "SELECT $1", "x", 1), ERR_INTERNAL);
 	assert_non_null(strstr(e.message, "'x'"));
 	assert_int_equal(db_query_i64(db, &v, &e, "SELECT 1 WHERE 0", NULL), ERR_NOT_FOUND);
@@ -447,6 +451,14 @@ static void test_migrate_list(void **state)
 		{3, "bad", "CREATE TABLE d (x INTEGER); INSERT INTO nosuch VALUES (1);"},
 		{0, NULL, NULL},
 	};
+	/* the version row cannot be written: the migration's own work must vanish too */
+	static const struct migration no_bump[] = {
+		{1, "one", "unused"},
+		{2, "two", "unused"},
+		{3, "sneaky", "CREATE TABLE e (x INTEGER);"
+			      "INSERT INTO schema_version (version, name, applied_at) VALUES (3, 'x', 0);"},
+		{0, NULL, NULL},
+	};
 	static const struct migration unordered[] = {
 		{2, "two", "SELECT 1"},
 		{1, "one", "SELECT 1"},
@@ -498,6 +510,11 @@ static void test_migrate_list(void **state)
 	assert_int_equal(query_i64(db, "SELECT count(*) FROM sqlite_master WHERE name = 'd'"), 0);
 	assert_int_equal(migrate_version(db, &version, &e), 0);
 	assert_int_equal(version, 2);
+
+	assert_int_equal(migrate_apply(db, no_bump, &applied, &e), ERR_CONFLICT);
+	assert_int_equal(applied, 0);
+	assert_int_equal(query_i64(db, "SELECT count(*) FROM sqlite_master WHERE name = 'e'"), 0);
+	assert_int_equal(query_i64(db, "SELECT max(version) FROM schema_version"), 2);
 
 	assert_int_equal(migrate_apply(db, unordered, &applied, &e), ERR_INTERNAL);
 
@@ -679,11 +696,13 @@ struct one_arg {
 static void *one_write(void *v)
 {
 	struct one_arg *a = v;
+
+	usleep((useconds_t)a->job.i * 10000); /* staggered: only max_wait_us batches them */
 	a->rc = db_pool_write(a->pool, insert_row, &a->job, &a->e);
 	return NULL;
 }
 
-/* With max_batch 3 and a long max_wait, three concurrent jobs form one batch. */
+/* With max_batch 3 and a long max_wait, three jobs 10 ms apart form one batch. */
 static void test_pool_failure_in_batch(void **state)
 {
 	struct db_pool_opts opts = {.max_batch = 3, .max_wait_us = 5000000};
@@ -905,7 +924,7 @@ static void test_backup_while_writing(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(w.failures, 0);
 
-	copy = open_db("poolbak-copy.db", 0);
+	copy = open_db("poolbak-copy.db", DB_OPEN_READONLY); /* as "yiqiban backup" verifies */
 	assert_int_equal(db_check(copy, &ok, &e), 0);
 	assert_true(ok);
 	assert_int_equal(query_i64(copy, "SELECT count(*) FROM b WHERE id <= 2000"), 2000);

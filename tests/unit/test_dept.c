@@ -216,7 +216,7 @@ static void test_create_refusals(void **state)
 		assert_string_equal(e.field, bad[i].field);
 	}
 
-	/* 65 characters, and 43 three-byte characters (129 bytes) */
+	/* 65 characters are too many, in ASCII and in Chinese; 64 Chinese (192 bytes) fit */
 	memset(longname, 'n', 65);
 	longname[65] = '\0';
 	w = wr(f, f->tenant);
@@ -225,12 +225,12 @@ static void test_create_refusals(void **state)
 	assert_int_equal(run(f, dept_create, &w, &e), ERR_UNPROCESSABLE);
 	assert_string_equal(e.field, "name");
 	longname[0] = '\0';
-	for (int i = 0; i < 43; i++)
+	for (int i = 0; i < 65; i++)
 		strncat(longname, "部", sizeof longname - strlen(longname) - 1);
 	w.name = longname;
 	assert_int_equal(run(f, dept_create, &w, &e), ERR_UNPROCESSABLE);
 	assert_string_equal(e.field, "name");
-	longname[3 * 42] = '\0'; /* 126 bytes fit */
+	longname[3 * 64] = '\0'; /* 192 bytes fit */
 	w.name = longname;
 	assert_int_equal(run(f, dept_create, &w, &e), 0);
 	assert_string_equal(get(f, w.id).name, longname);
