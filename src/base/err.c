@@ -13,6 +13,21 @@ void err_clear(struct err *e)
 	e->field[0] = e->message[0] = e->message_zh[0] = '\0';
 }
 
+/* snprintf may cut a multi-byte UTF-8 character at the end of the buffer:
+ * drop an incomplete tail so the text stays valid UTF-8 (it goes into JSON). */
+static void trim_utf8_tail(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	unsigned char c = (unsigned char)s[i - 1];
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 int err_set(struct err *e, int code, const char *field, const char *zh_fmt,
 	    const char *en_fmt, ...)
 {
@@ -28,6 +43,9 @@ int err_set(struct err *e, int code, const char *field, const char *zh_fmt,
 	vsnprintf(e->message_zh, sizeof e->message_zh, zh_fmt, ap2);
 	va_end(ap2);
 	va_end(ap);
+	trim_utf8_tail(e->field);
+	trim_utf8_tail(e->message);
+	trim_utf8_tail(e->message_zh);
 	return code;
 }
 

@@ -35,7 +35,7 @@ int cmd_serve(int argc, char **argv)
 
 	memset(&app, 0, sizeof app);
 	app.cfg.addr = "127.0.0.1:8080";
-	app.cfg.threads = 2;
+	app.cfg.threads = 8;
 	app.cfg.max_body = 64 * 1024;
 	app.cfg.session_idle_ms = 30 * 60 * 1000LL;
 	app.cfg.session_max_ms = 12 * 3600 * 1000LL;

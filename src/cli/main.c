@@ -11,11 +11,14 @@
 static const struct cmd cmds[] = {
 	{"serve", cmd_serve,
 	 "yiqiban serve [--db PATH] [--listen HOST:PORT] [--threads N] [--access-log FILE|-]\n"
-	 "              [--session-idle SECONDS] [--session-max SECONDS] [--secure-cookie]",
+	 "              [--session-idle SECONDS] [--session-max SECONDS] [--secure-cookie]\n"
+	 "              [--max-body BYTES]",
 	 "Start the HTTP server on an initialised database, applying any pending\n"
 	 "migrations first. Defaults: --db yiqiban.db, --listen 127.0.0.1:8080 (port 0\n"
-	 "picks a free port), --threads 2, access log (JSON lines) to stdout ('off' for\n"
+	 "picks a free port), --threads 8, access log (JSON lines) to stdout ('off' for\n"
 	 "none); browser sessions end after 1800 idle seconds or 43200 s in all.\n"
+	 "--max-body limits request bodies of routes without a limit of their own\n"
+	 "(default 65536 bytes; larger bodies get 413).\n"
 	 "SIGINT/SIGTERM stop it after in-flight requests."},
 	{"init", cmd_init,
 	 "yiqiban init [--db PATH] [--tenant CODE] [--tenant-name NAME] [--region CODE] [--admin LOGIN]",

@@ -223,7 +223,12 @@ static int authenticate(struct req *r)
 	r->actor = si.actor;
 	snprintf(r->actor.request_id, sizeof r->actor.request_id, "%s", r->id);
 	snprintf(r->csrf, sizeof r->csrf, "%s", si.csrf);
-	if (now - si.last_seen_at > SESSION_TOUCH_MS) {
+	/* Refresh last_seen_at at most every SESSION_TOUCH_MS, but often enough
+	 * that a short idle timeout does not end a session in use. */
+	int64_t touch_every = SESSION_TOUCH_MS;
+	if (pol.idle_ms > 0 && pol.idle_ms / 4 < touch_every)
+		touch_every = pol.idle_ms / 4;
+	if (now - si.last_seen_at > touch_every) {
 		struct touch_job t = {si.actor.session_id, now};
 		struct err e2;
 		err_clear(&e2);
@@ -478,6 +483,7 @@ int http_server_start(struct app *app, struct http_server **out, struct err *e)
 	flags |= MHD_USE_EPOLL;
 #endif
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				MHD_OPTION_THREAD_POOL_SIZE,
 				(unsigned)(app->cfg.threads > 0 ? app->cfg.threads : 2),
@@ -485,7 +491,6 @@ int http_server_start(struct app *app, struct http_server **out, struct err *e)
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
 				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
