@@ -65,6 +65,7 @@ static int h_login(struct req *r)
 	a.password = password;
 	a.ip = req_client_ip(r);
 	a.user_agent = req_header(r, "User-Agent");
+	a.request_id = r->id;
 	a.now = now_ms();
 	a.session_max_ms = r->app->cfg.session_max_ms;
 	rc = auth_login_prepare(db, &a, &r->err);

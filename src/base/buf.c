@@ -1,5 +1,6 @@
 /* buf.c — see buf.h. */
 #include "base/buf.h"
+#include "base/util.h"
 #include "base/xalloc.h"
 
 #include <stdarg.h>
@@ -108,7 +109,18 @@ int buf_add_json_str(struct buf *b, const char *s, size_t n)
 		case '\r': if (buf_add(b, "\\r", 2)) return -1; break;
 		case '\t': if (buf_add(b, "\\t", 2)) return -1; break;
 		default:
-			if (c < 0x20) {
+			if (c >= 0x80) {
+				/* copy a valid UTF-8 sequence whole; anything else (the
+				 * path or a query echoed back) becomes U+FFFD, so the
+				 * output is always valid JSON text */
+				size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+				if (i + k <= n && utf8_valid(s + i, k)) {
+					if (buf_add(b, s + i, k))
+						return -1;
+					i += k - 1;
+				} else if (buf_add(b, "\\ufffd", 6))
+					return -1;
+			} else if (c < 0x20) {
 				memcpy(esc, "\\u00", 4);
 				esc[4] = hex[c >> 4];
 				esc[5] = hex[c & 15];

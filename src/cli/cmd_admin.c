@@ -133,8 +133,10 @@ int cmd_init(int argc, char **argv)
 	int applied = 0, status = 1;
 	char otp[24], hash[PASSWORD_HASH_MAX];
 
-	if (parse_common(argc, argv, &c, extra, init_extra, &o) || optind != argc)
+	if (parse_common(argc, argv, &c, extra, init_extra, &o) || optind != argc) {
+		fprintf(stderr, "yiqiban init: bad arguments; see 'yiqiban help init'\n");
 		return 2;
+	}
 	if (!c.tenant)
 		c.tenant = "erqi";
 	err_clear(&e);
@@ -176,8 +178,10 @@ int cmd_migrate(int argc, char **argv)
 	struct common c = {0};
 	struct err e;
 	int applied = 0;
-	if (parse_common(argc, argv, &c, NULL, NULL, NULL) || optind != argc)
+	if (parse_common(argc, argv, &c, NULL, NULL, NULL) || optind != argc) {
+		fprintf(stderr, "usage: yiqiban migrate [--db PATH]\n");
 		return 2;
+	}
 	err_clear(&e);
 	if (migrate_db(c.db, false, &applied, &e)) {
 		cli_error(&e);
@@ -372,8 +376,10 @@ int cmd_audit(int argc, char **argv)
 		fprintf(stderr, "usage: yiqiban audit verify [--db PATH]\n");
 		return 2;
 	}
-	if (parse_common(argc - 1, argv + 1, &c, NULL, NULL, NULL) || optind != argc - 1)
+	if (parse_common(argc - 1, argv + 1, &c, NULL, NULL, NULL) || optind != argc - 1) {
+		fprintf(stderr, "usage: yiqiban audit verify [--db PATH]\n");
 		return 2;
+	}
 	err_clear(&e);
 	if (is_sqlite_path(c.db) && access(c.db, F_OK) != 0) {
 		err_set(&e, ERR_NOT_FOUND, "db", "数据库“%s”不存在", "database '%s' does not exist",

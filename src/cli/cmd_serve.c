@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "core/tenant.h"
 #include "db/db.h"
 #include "http/http.h"
 #include "base/banned.h"
@@ -95,6 +96,18 @@ int cmd_serve(int argc, char **argv)
 
 	err_clear(&e);
 	if (cli_open_pool(dbpath, &app.pool, &e)) {
+		cli_error(&e);
+		goto out;
+	}
+	struct db *rdb = db_pool_reader(app.pool, &e);
+	int64_t tenants = 0;
+	if (!rdb || tenant_count(rdb, &tenants, &e)) {
+		cli_error(&e);
+		goto out;
+	}
+	if (tenants == 0) {
+		err_set(&e, ERR_UNPROCESSABLE, "db", "数据库“%s”尚未初始化，请先运行 yiqiban init",
+			"database '%s' has no district yet; run 'yiqiban init' first", dbpath);
 		cli_error(&e);
 		goto out;
 	}

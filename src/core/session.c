@@ -251,6 +251,8 @@ int auth_login_record(struct db *db, void *arg, struct err *e)
 			json_t *sum = json_pack("{s:s,s:I}", "login", a->login, "locked_until",
 						(json_int_t)until);
 			struct actor sys = {.tenant_id = a->tenant_id};
+			snprintf(sys.request_id, sizeof sys.request_id, "%s",
+				 a->request_id ? a->request_id : "");
 			rc = audit_append(db, &sys, a->tenant_id, "user", a->user_id, "lock", sum, e);
 			json_decref(sum);
 		}
@@ -286,6 +288,7 @@ int auth_login_record(struct db *db, void *arg, struct err *e)
 		return rc;
 	struct actor who = {.tenant_id = a->tenant_id, .user_id = a->user_id};
 	snprintf(who.login, sizeof who.login, "%s", a->login);
+	snprintf(who.request_id, sizeof who.request_id, "%s", a->request_id ? a->request_id : "");
 	json_t *sum = json_pack("{s:s}", "ip", a->ip ? a->ip : "");
 	rc = audit_append(db, &who, a->tenant_id, "session", a->session_id, "login", sum, e);
 	json_decref(sum);

@@ -63,6 +63,7 @@ struct login_attempt {
 	const char *password;
 	const char *ip;
 	const char *user_agent;
+	const char *request_id; /* for the audit rows the attempt writes; NULL = none */
 	int64_t now;
 	int64_t session_max_ms;
 	/* filled by prepare */

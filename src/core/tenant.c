@@ -53,7 +53,7 @@ int tenant_resolve(struct db *db, const char *code, int64_t *tenant_id, struct e
 		return rc;
 	}
 	int64_t n = 0;
-	rc = db_query_i64(db, &n, e, "SELECT COUNT(*) FROM tenants", "");
+	rc = tenant_count(db, &n, e);
 	if (rc)
 		return rc;
 	if (n != 1)
@@ -62,3 +62,8 @@ int tenant_resolve(struct db *db, const char *code, int64_t *tenant_id, struct e
 	return db_query_i64(db, tenant_id, e, "SELECT id FROM tenants", "");
 }
 
+
+int tenant_count(struct db *db, int64_t *n, struct err *e)
+{
+	return db_query_i64(db, n, e, "SELECT COUNT(*) FROM tenants", "");
+}

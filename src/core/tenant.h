@@ -23,4 +23,7 @@ int tenant_create(struct db *db, void *arg, struct err *e);
 /* Tenant id by code; ERR_NOT_FOUND. An empty or NULL code picks the only tenant. */
 int tenant_resolve(struct db *db, const char *code, int64_t *tenant_id, struct err *e);
 
+/* Number of tenants (0 means the database was never initialised). */
+int tenant_count(struct db *db, int64_t *n, struct err *e);
+
 #endif

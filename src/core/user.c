@@ -345,7 +345,8 @@ int user_update(struct db *db, void *arg, struct err *e)
 		if (rc)
 			goto out;
 	}
-	rc = audit_append(db, w->who, w->tenant_id, "user", w->id, "update", sum, e);
+	if (json_object_size(sum))
+		rc = audit_append(db, w->who, w->tenant_id, "user", w->id, "update", sum, e);
 out:
 	json_decref(sum);
 	return rc;

@@ -708,6 +708,12 @@ static int sq_backup(struct db *db, const char *dest, struct err *e)
 		rc = map_error(rc, sqlite3_errmsg(dh), e);
 		goto out;
 	}
+	/* The copy is one self-contained file: no -wal or -shm beside it. */
+	rc = sqlite3_exec(dh, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		rc = map_error(sqlite3_extended_errcode(dh), sqlite3_errmsg(dh), e);
+		goto out;
+	}
 	rc = 0;
 
 out:

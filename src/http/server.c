@@ -430,6 +430,40 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	return ret;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode the path in place, except "%00": a NUL would cut the path
+ * short ("/users/1%00x" read as "/users/1"), so it stays literal and the
+ * path matches nothing or fails id parsing.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+	(void)cls;
+	(void)c;
+	for (const char *r = s; *r; r++) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 &&
+		    (hi || lo)) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 2;
+		} else
+			*w++ = *r;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
@@ -484,6 +518,7 @@ int http_server_start(struct app *app, struct http_server **out, struct err *e)
 #endif
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				MHD_OPTION_THREAD_POOL_SIZE,
 				(unsigned)(app->cfg.threads > 0 ? app->cfg.threads : 2),

@@ -1,6 +1,7 @@
 """HTTP basics: health, request ids, 404/405, metrics, access log, keep-alive."""
 import json
 import os
+import time
 import unittest
 
 from harness import Server
@@ -40,6 +41,14 @@ class HttpBasics(unittest.TestCase):
         self.assertIn("GET", r.header("Allow"))
         self.assertIn("POST", r.header("Allow"))
 
+    def test_nul_in_path_matches_nothing(self):
+        admin = self.srv.login("admin")
+        self.assertEqual(admin.get("/api/v1/users/1").status, 200)
+        r = admin.get("/api/v1/users/1%00xyz")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.error["field"], "id")
+        self.assertEqual(admin.get("/api/v1/users/%31").status, 200)  # other escapes decode
+
     def test_unauthenticated_401(self):
         for path in ("/api/v1/me", "/api/v1/users", "/api/v1/departments", "/api/v1/audit"):
             r = self.srv.client().get(path)
@@ -72,9 +81,14 @@ class HttpBasics(unittest.TestCase):
         c = self.srv.client()
         rid = c.get("/healthz").header("X-Request-Id")
         path = os.path.join(self.srv.dir, "access.log")
-        with open(path, encoding="utf-8") as f:
-            lines = [json.loads(l) for l in f if l.strip()]
-        mine = [l for l in lines if l["id"] == rid]
+        # the line is written when the response has been sent: allow it a moment
+        for _ in range(100):
+            with open(path, encoding="utf-8") as f:
+                lines = [json.loads(l) for l in f if l.strip()]
+            mine = [l for l in lines if l["id"] == rid]
+            if mine:
+                break
+            time.sleep(0.02)
         self.assertEqual(len(mine), 1)
         self.assertEqual(mine[0]["status"], 200)
         self.assertEqual(mine[0]["path"], "/healthz")
