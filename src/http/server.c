@@ -258,7 +258,7 @@ static void dispatch(struct req *r)
 		reply_error(r);
 		return;
 	}
-	if (r->route->perm != PERM_PUBLIC || bearer_token(r)) {
+	if (r->route->perm != PERM_PUBLIC) {
 		rc = authenticate(r);
 		if (rc) {
 			reply_error(r);
