@@ -25,6 +25,10 @@ int api_page(struct req *r, struct page *p);
 /* {"items":[...],"next":"<after>"|null} */
 json_t *api_list(json_t *items, int64_t next_after);
 
+struct user;
+/* A user as JSON; mask_personal hides phone and e-mail (api_user.c). */
+json_t *api_user_json(const struct user *u, bool mask_personal);
+
 /* Milliseconds to JSON: null for 0. */
 json_t *api_time(int64_t ms);
 

@@ -69,7 +69,7 @@ static int h_verify(struct req *r)
 	int64_t rows;
 	int bad;
 	struct audit_problem p;
-	int rc = audit_verify(db, &rows, &bad, &p, &r->err);
+	int rc = audit_verify(db, r->actor.tenant_id, &rows, &bad, &p, &r->err);
 	if (rc)
 		return rc;
 	json_t *out = json_pack("{s:b,s:I}", "ok", !bad, "rows", (json_int_t)rows);

@@ -13,8 +13,6 @@
 #include "core/user.h"
 #include "base/banned.h"
 
-json_t *api_user_json(const struct user *u, bool mask_phone);
-
 static const char *cookie(struct req *r, const char *token, int64_t max_age_s)
 {
 	return arena_printf(r->arena, "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%lld%s",
@@ -253,11 +251,11 @@ static int h_token_revoke(struct req *r)
 const struct route api_auth_routes[] = {
 	{"POST", "/api/v1/auth/login", h_login, PERM_PUBLIC, 4096, ROUTE_NO_CSRF,
 	 "登录，设置会话 Cookie / log in, sets the session cookie"},
-	{"POST", "/api/v1/auth/logout", h_logout, PERM_LOGIN, 0, 0,
+	{"POST", "/api/v1/auth/logout", h_logout, PERM_LOGIN, 0, ROUTE_BEFORE_PW_CHANGE,
 	 "退出登录 / log out (revokes this session)"},
-	{"GET", "/api/v1/me", h_me, PERM_LOGIN, 0, 0,
+	{"GET", "/api/v1/me", h_me, PERM_LOGIN, 0, ROUTE_BEFORE_PW_CHANGE,
 	 "当前用户、角色与权限 / current user, roles, permissions"},
-	{"POST", "/api/v1/me/password", h_my_password, PERM_LOGIN, 4096, 0,
+	{"POST", "/api/v1/me/password", h_my_password, PERM_LOGIN, 4096, ROUTE_BEFORE_PW_CHANGE,
 	 "修改本人密码 / change own password"},
 	{"GET", "/api/v1/me/tokens", h_token_list, PERM_TOKEN_OWN, 0, 0,
 	 "本人的 API 令牌 / own API tokens"},

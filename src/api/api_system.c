@@ -172,7 +172,7 @@ const struct route api_system_routes[] = {
 	 "Prometheus 指标 / Prometheus metrics"},
 	{"GET", "/api/v1/openapi.json", h_openapi, PERM_PUBLIC, 0, 0,
 	 "OpenAPI 接口文档 / OpenAPI document of this API"},
-	{"GET", "/api/v1/roles", h_roles, PERM_LOGIN, 0, 0,
+	{"GET", "/api/v1/roles", h_roles, PERM_LOGIN, 0, ROUTE_BEFORE_PW_CHANGE,
 	 "角色、权限与数据范围 / roles, permissions and data scopes"},
 	{"GET", "/api/v1/settings", h_settings_get, PERM_SETTINGS_WRITE, 0, 0,
 	 "辖区设置 / tenant settings"},

@@ -11,8 +11,6 @@
 #include "core/user.h"
 #include "base/banned.h"
 
-json_t *api_user_json(const struct user *u, bool mask_phone);
-
 static json_t *mask(const char *phone)
 {
 	size_t n = strlen(phone);
@@ -23,17 +21,28 @@ static json_t *mask(const char *phone)
 	return json_string(m);
 }
 
-json_t *api_user_json(const struct user *u, bool mask_phone)
+static json_t *mask_email(const char *email)
+{
+	const char *at = strchr(email, '@');
+	if (!at)
+		return json_string(*email ? "***" : "");
+	char m[160];
+	snprintf(m, sizeof m, "%.1s***%s", email, at);
+	return json_string(m);
+}
+
+/* mask_personal hides phone and e-mail from callers who may not see them. */
+json_t *api_user_json(const struct user *u, bool mask_personal)
 {
 	json_t *roles = json_array();
 	const char *codes[ROLE__COUNT];
 	int n = roles_to_codes(u->roles, codes, ROLE__COUNT);
 	for (int i = 0; i < n; i++)
 		json_array_append_new(roles, json_string(codes[i]));
-	return json_pack("{s:I,s:s,s:s,s:o,s:s,s:o,s:s,s:s,s:o,s:b,s:o,s:o,s:I,s:I}", "id",
+	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:o,s:b,s:o,s:o,s:I,s:I}", "id",
 			 (json_int_t)u->id, "login", u->login, "display_name", u->display_name,
-			 "phone", mask_phone ? mask(u->phone) : json_string(u->phone), "email",
-			 u->email, "department_id",
+			 "phone", mask_personal ? mask(u->phone) : json_string(u->phone), "email",
+			 mask_personal ? mask_email(u->email) : json_string(u->email), "department_id",
 			 u->department_id ? json_integer(u->department_id) : json_null(),
 			 "department_name", u->dept_name, "status", u->status, "roles", roles,
 			 "must_change_password", u->must_change_password, "locked_until",
@@ -42,21 +51,22 @@ json_t *api_user_json(const struct user *u, bool mask_phone)
 			 (json_int_t)u->updated_at);
 }
 
-static bool can_see_personal(struct req *r)
+/* Administrators (user.write) see everyone's phone and e-mail; others only their own. */
+static bool can_see_personal(struct req *r, int64_t user_id)
 {
-	return authz_scope(&r->actor, PERM_USER_WRITE) != SCOPE_NONE;
+	return user_id == r->actor.user_id || authz_scope(&r->actor, PERM_USER_WRITE) != SCOPE_NONE;
 }
 
 struct list_ctx {
+	struct req *r;
 	json_t *items;
 	int64_t last;
-	bool mask;
 };
 
 static int each_user(const struct user *u, void *ctx)
 {
 	struct list_ctx *c = ctx;
-	json_array_append_new(c->items, api_user_json(u, c->mask));
+	json_array_append_new(c->items, api_user_json(u, !can_see_personal(c->r, u->id)));
 	c->last = u->id;
 	return 0;
 }
@@ -70,7 +80,11 @@ static int h_list(struct req *r)
 		rc = req_query_int(r, "department_id", 0, 0, INT64_MAX, &dept);
 	if (rc)
 		return rc;
-	struct user_filter f = {.q = req_query(r, "q"), .department_id = dept, .role = -1,
+	const char *q = req_query(r, "q");
+	if (q && utf8_len(q, strlen(q)) > 64)
+		return req_fail(r, ERR_BAD_REQUEST, "q", "搜索词不能超过 64 个字符",
+				"query parameter 'q' is longer than 64 characters");
+	struct user_filter f = {.q = q, .department_id = dept, .role = -1,
 				.status = req_query(r, "status"), .after = pg.after,
 				.limit = pg.limit};
 	const char *role = req_query(r, "role");
@@ -83,7 +97,7 @@ static int h_list(struct req *r)
 	struct db *db = req_db(r);
 	if (!db)
 		return r->err.code;
-	struct list_ctx c = {json_array(), 0, !can_see_personal(r)};
+	struct list_ctx c = {r, json_array(), 0};
 	rc = user_list(db, &r->actor, r->scope, &f, each_user, &c, &r->err);
 	if (rc) {
 		json_decref(c.items);
@@ -117,7 +131,7 @@ static int h_get(struct req *r)
 		rc = load_visible(r, id, &u);
 	if (rc)
 		return rc;
-	return reply_json(r, 200, api_user_json(&u, !can_see_personal(r)));
+	return reply_json(r, 200, api_user_json(&u, !can_see_personal(r, u.id)));
 }
 
 static int parse_roles(struct req *r, json_t *b, bool *set, unsigned *roles)

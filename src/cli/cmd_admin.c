@@ -390,7 +390,7 @@ int cmd_audit(int argc, char **argv)
 	int64_t rows;
 	int bad;
 	struct audit_problem p;
-	if (db_open(c.db, DB_OPEN_READONLY, &db, &e) || audit_verify(db, &rows, &bad, &p, &e)) {
+	if (db_open(c.db, DB_OPEN_READONLY, &db, &e) || audit_verify(db, 0, &rows, &bad, &p, &e)) {
 		cli_error(&e);
 		db_close(db);
 		return 1;

@@ -82,8 +82,8 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-int audit_verify(struct db *db, int64_t *rows, int *bad, struct audit_problem *p,
-		 struct err *e)
+int audit_verify(struct db *db, int64_t tenant_id, int64_t *rows, int *bad,
+		 struct audit_problem *p, struct err *e)
 {
 	struct db_stmt *st = NULL;
 	int64_t tenant = -1, expect = 1, count = 0;
@@ -94,8 +94,9 @@ int audit_verify(struct db *db, int64_t *rows, int *bad, struct audit_problem *p
 	memset(p, 0, sizeof *p);
 	rc = db_queryf(db, &st, e,
 		       "SELECT tenant_id, seq, at, actor_id, actor_login, entity, entity_id, action, "
-		       "summary, request_id, prev_hash, hash FROM audit_log ORDER BY tenant_id, seq",
-		       "");
+		       "summary, request_id, prev_hash, hash FROM audit_log "
+		       "WHERE ($1 = 0 OR tenant_id = $1) ORDER BY tenant_id, seq",
+		       "i", tenant_id);
 	if (rc)
 		goto out;
 	while ((rc = db_step(st, e)) == DB_ROW) {

@@ -34,12 +34,13 @@ struct audit_problem {
 };
 
 /*
- * Check every tenant's chain. *rows gets the number of rows checked.
+ * Check the chain of one tenant (tenant_id > 0) or of every tenant (0).
+ * *rows gets the number of rows checked.
  * Returns 0 and *bad=0 when intact; 0 and *bad=1 with *p filled at the
  * first problem; negative on database errors.
  */
-int audit_verify(struct db *db, int64_t *rows, int *bad, struct audit_problem *p,
-		 struct err *e);
+int audit_verify(struct db *db, int64_t tenant_id, int64_t *rows, int *bad,
+		 struct audit_problem *p, struct err *e);
 
 struct audit_row {
 	int64_t seq, at, actor_id, entity_id;

@@ -64,7 +64,7 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	rc = db_queryf(db, &st, e,
 		       "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.csrf_token, s.created_at, "
 		       "s.last_seen_at, s.expires_at, s.revoked_at, u.login, u.display_name, "
-		       "u.status, u.department_id, d.path "
+		       "u.status, u.department_id, d.path, u.must_change_password "
 		       "FROM sessions s JOIN users u ON u.id = s.user_id "
 		       "LEFT JOIN departments d ON d.id = u.department_id "
 		       "WHERE s.token_hash = $1",
@@ -94,6 +94,7 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	bool active = strcmp(db_column_text(st, 11), "active") == 0;
 	a->department_id = db_column_is_null(st, 12) ? 0 : db_column_int64(st, 12);
 	snprintf(a->dept_path, sizeof a->dept_path, "%s", db_column_text(st, 13));
+	out->must_change_password = db_column_int64(st, 14) != 0;
 	db_finalize(st);
 
 	if (revoked || !active)
@@ -197,11 +198,10 @@ void auth_login_verify(struct login_attempt *a)
 		a->password_ok = false;
 		return;
 	}
-	if (a->locked_until > a->now || a->disabled) {
-		a->password_ok = false;
-		return;
-	}
-	a->password_ok = password_verify(a->password_hash, a->password);
+	/* Verify even for locked and disabled accounts, so the time taken does
+	 * not tell them apart from others. */
+	a->password_ok = password_verify(a->password_hash, a->password) &&
+			 a->locked_until <= a->now && !a->disabled;
 }
 
 int auth_login_record(struct db *db, void *arg, struct err *e)
@@ -234,11 +234,18 @@ int auth_login_record(struct db *db, void *arg, struct err *e)
 
 	if (strcmp(a->outcome, "bad_password") == 0) {
 		/* Count the failure; lock when the threshold is reached. */
+		/* A lock that has run out starts the count again: one more wrong
+		 * password after it does not lock at once. (Every SET expression
+		 * reads the row as it was before the UPDATE.) */
 		rc = db_execf(db, e,
-			      "UPDATE users SET failed_logins = failed_logins + 1, "
-			      "locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE "
-			      "locked_until END WHERE id = $3",
-			      "iii", a->policy.max_failures, a->now + a->policy.lock_ms, a->user_id);
+			      "UPDATE users SET "
+			      "failed_logins = CASE WHEN locked_until > 0 AND locked_until <= $4 "
+			      "THEN 1 ELSE failed_logins + 1 END, "
+			      "locked_until = CASE WHEN (CASE WHEN locked_until > 0 AND locked_until <= $4 "
+			      "THEN 1 ELSE failed_logins + 1 END) >= $1 THEN $2 "
+			      "WHEN locked_until <= $4 THEN 0 ELSE locked_until END WHERE id = $3",
+			      "iiii", a->policy.max_failures, a->now + a->policy.lock_ms, a->user_id,
+			      a->now);
 		if (rc)
 			return rc;
 		int64_t until = 0;

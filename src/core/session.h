@@ -35,6 +35,7 @@ struct session_info {
 	char kind[8];      /* "web" or "api" */
 	char csrf[64];
 	int64_t last_seen_at;
+	bool must_change_password; /* one-time password not yet changed */
 };
 
 /* Resolve a token. ERR_UNAUTHENTICATED for unknown, expired, revoked, or a disabled user. */

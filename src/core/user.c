@@ -389,15 +389,25 @@ int user_list(struct db *db, const struct actor *who, enum scope scope,
 	if (scope_sql(who, scope, &cols, &sql))
 		return err_set(e, ERR_INTERNAL, NULL, "查询过长", "query too long");
 	/* Optional filters bind fixed parameter numbers; unused ones match everything. */
-	buf_adds(&sql, " AND ($3 = '' OR u.login LIKE $3 OR u.display_name LIKE $3)"
+	buf_adds(&sql, " AND ($3 = '' OR u.login LIKE $3 ESCAPE '\\' OR u.display_name LIKE $3 ESCAPE '\\')"
 		       " AND ($4 = 0 OR u.department_id = $4)"
 		       " AND ($5 = '' OR u.status = $5)"
 		       " AND ($6 = '' OR EXISTS (SELECT 1 FROM user_roles r WHERE r.tenant_id = u.tenant_id"
 		       " AND r.user_id = u.id AND r.role = $6))"
 		       " ORDER BY u.id LIMIT $7");
 	like[0] = '\0';
-	if (f->q && *f->q)
-		snprintf(like, sizeof like, "%%%s%%", f->q);
+	if (f->q && *f->q) {
+		/* q is a plain substring: escape LIKE's own wildcards */
+		size_t k = 0;
+		like[k++] = '%';
+		for (const char *q = f->q; *q && k + 4 < sizeof like; q++) {
+			if (*q == '%' || *q == '_' || *q == '\\')
+				like[k++] = '\\';
+			like[k++] = *q;
+		}
+		like[k++] = '%';
+		like[k] = '\0';
+	}
 	const char *role = f->role >= 0 && f->role < ROLE__COUNT ? role_info((enum role)f->role)->code : "";
 	rc = db_queryf(db, &st, e, sql.p, "iititti", who->tenant_id, f->after, like,
 		       f->department_id, f->status ? f->status : "", role, f->limit);

@@ -51,7 +51,8 @@ struct req;
 typedef int (*handler_fn)(struct req *r);
 
 enum route_flags {
-	ROUTE_NO_CSRF = 1 << 0, /* e.g. login: no session yet */
+	ROUTE_NO_CSRF = 1 << 0,      /* e.g. login: no session yet */
+	ROUTE_BEFORE_PW_CHANGE = 1 << 1, /* open to a user who must still change a one-time password */
 };
 
 struct route {
@@ -90,6 +91,7 @@ struct req {
 	struct actor actor;
 	enum scope scope;          /* the route's permission scope for this actor */
 	char csrf[64];             /* session CSRF token (cookie sessions) */
+	bool must_change_password; /* the session's user still has a one-time password */
 
 	/* response */
 	int status;

@@ -223,6 +223,7 @@ static int authenticate(struct req *r)
 	r->actor = si.actor;
 	snprintf(r->actor.request_id, sizeof r->actor.request_id, "%s", r->id);
 	snprintf(r->csrf, sizeof r->csrf, "%s", si.csrf);
+	r->must_change_password = si.must_change_password;
 	/* Refresh last_seen_at at most every SESSION_TOUCH_MS, but often enough
 	 * that a short idle timeout does not end a session in use. */
 	int64_t touch_every = SESSION_TOUCH_MS;
@@ -278,6 +279,13 @@ static void dispatch(struct req *r)
 			reply_error(r);
 			return;
 		}
+	}
+	if (r->must_change_password && !(r->route->flags & ROUTE_BEFORE_PW_CHANGE)) {
+		req_fail(r, ERR_FORBIDDEN, "password",
+			 "请先修改一次性密码（POST /api/v1/me/password）",
+			 "change your one-time password first (POST /api/v1/me/password)");
+		reply_error(r);
+		return;
 	}
 	r->scope = authz_scope(r->authed ? &r->actor : NULL, r->route->perm);
 	if (r->scope == SCOPE_NONE) {

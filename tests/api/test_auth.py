@@ -583,6 +583,13 @@ class Tenants(unittest.TestCase):
         c = self.srv.client()
         r = c.post(LOGIN, {"tenant": "other", "login": "admin", "password": self.other_pw})
         c.csrf = r.json["csrf_token"]
+        # a one-time password must be changed before anything else
+        assert_error(self, c.get("/api/v1/users"), 403, "forbidden", "password")
+        self.assertEqual(c.get("/api/v1/me").status, 200)
+        new_pw = "Other#Admin2026"
+        r = c.post("/api/v1/me/password", {"old_password": self.other_pw, "new_password": new_pw})
+        self.assertEqual(r.status, 204, r)
+        type(self).other_pw = new_pw
         users = c.get("/api/v1/users").json["items"]
         self.assertEqual([u["login"] for u in users], ["admin"])
         self.assertEqual(c.get("/api/v1/departments").json["items"], [])
@@ -600,6 +607,11 @@ class Tenants(unittest.TestCase):
         v = c.get("/api/v1/audit/verify")
         self.assertEqual(v.status, 200, v)
         self.assertTrue(v.json["ok"], v)
+        # ... and only its own rows are checked and counted
+        own = self.srv.sql("SELECT COUNT(*) FROM audit_log a JOIN tenants t ON t.id = a.tenant_id "
+                           "WHERE t.code = 'other'")[0][0]
+        self.assertEqual(v.json["rows"], own)
+        self.assertLess(own, self.srv.sql("SELECT COUNT(*) FROM audit_log")[0][0])
 
 
 class Timeouts(unittest.TestCase):

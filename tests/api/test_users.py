@@ -346,6 +346,16 @@ class Users(unittest.TestCase):
         # substring, not prefix
         logins = {u["login"] for u in self.list_all(self.admin, "q=ispatch")}
         self.assertEqual(logins, {"dispatcher"})
+        # LIKE wildcards in q are plain characters
+        everyone = self.list_all(self.admin)
+        underscored = [u["login"] for u in everyone if "_" in u["login"] or "_" in u["display_name"]]
+        self.assertLess(len(underscored), len(everyone))
+        self.assertEqual([u["login"] for u in self.list_all(self.admin, "q=_")], underscored)
+        self.assertEqual(self.list_all(self.admin, "q=%25"), [])
+        self.create(login="under_score")
+        self.assertEqual([u["login"] for u in self.list_all(self.admin, "q=r_s")], ["under_score"])
+        r = self.admin.get(USERS + "?q=" + "x" * 65)
+        assert_error(self, r, 400, "bad_request", "q")
 
     def test_filter_role(self):
         self.assertEqual([u["login"] for u in self.list_all(self.admin, "role=dept_head")
@@ -436,9 +446,14 @@ class Users(unittest.TestCase):
             self.assertEqual([x["phone"] for x in listed], ["138****1234"], who)
             self.assertNotIn("13812341234", c.get(USERS + "?limit=200").raw)
             self.assertNotIn("13812341234", c.get(url).raw)
-        # the user sees their own number in full on /me
-        self.assertEqual(self.srv.login(u["login"], password=STRONG).get("/api/v1/me")
-                         .json["phone"], "13812341234")
+        # e-mail addresses are personal data too
+        m = self.create(email="wang.wei@example.cn")
+        murl = "%s/%d" % (USERS, m["id"])
+        self.assertEqual(self.admin.get(murl).json["email"], "wang.wei@example.cn")
+        self.assertEqual(self.dispatcher.get(murl).json["email"], "w***@example.cn")
+        # the user sees their own number in full on /me and on their own record
+        own = self.srv.login(u["login"], password=STRONG)
+        self.assertEqual(own.get("/api/v1/me").json["phone"], "13812341234")
         # short numbers are masked completely
         s = self.create(phone="12345")
         self.assertEqual(self.dispatcher.get("%s/%d" % (USERS, s["id"])).json["phone"], "****")

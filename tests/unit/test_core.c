@@ -79,7 +79,7 @@ static void append_n(struct db *db, int64_t tenant, int n)
 static void verify(struct db *db, int *bad, struct audit_problem *p, int64_t *rows)
 {
 	struct err e;
-	assert_int_equal(audit_verify(db, rows, bad, p, &e), 0);
+	assert_int_equal(audit_verify(db, 0, rows, bad, p, &e), 0);
 }
 
 static void test_audit_chain(void **state)
@@ -246,6 +246,23 @@ static void test_settings_and_lockout(void **state)
 	int64_t n = 0;
 	assert_int_equal(db_query_i64(db, &n, &e, "SELECT COUNT(*) FROM login_attempts WHERE login = 'lina'", ""), 0);
 	assert_int_equal(n, 3);
+
+	/* once the lock has run out, one more wrong password does not lock again,
+	 * and the right one then works */
+	int64_t until = 0;
+	assert_int_equal(db_query_i64(db, &until, &e, "SELECT locked_until FROM users WHERE login = 'lina'", ""), 0);
+	static const char *const seq[] = {"wrong", "Right#pass1"};
+	for (int i = 0; i < 2; i++) {
+		struct login_attempt a = {.tenant_id = t, .login = "lina", .password = seq[i],
+					  .now = until + 1 + i, .session_max_ms = 3600000};
+		assert_int_equal(auth_login_prepare(db, &a, &e), 0);
+		auth_login_verify(&a);
+		assert_int_equal(db_begin(db, true, &e), 0);
+		assert_int_equal(auth_login_record(db, &a, &e), 0);
+		assert_int_equal(db_commit(db, &e), 0);
+		assert_string_equal(a.outcome, i == 0 ? "bad_password" : "ok");
+		assert_int_equal(a.locked_until_after, 0);
+	}
 	drop_db(db);
 }
 
