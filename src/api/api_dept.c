@@ -39,7 +39,8 @@ static json_t *dept_json(const struct dept *d)
 
 static bool visible(struct req *r, const struct dept *d)
 {
-	return scope_allows(&r->actor, r->scope, d->id, d->path, 0, 0);
+	struct scope_row row = {.dept_id = d->id, .dept_path = d->path};
+	return scope_allows(&r->actor, r->scope, &row);
 }
 
 /* Read department id into a reply with the given status. */

@@ -39,12 +39,14 @@ json_t *api_user_json(const struct user *u, bool mask_personal)
 	int n = roles_to_codes(u->roles, codes, ROLE__COUNT);
 	for (int i = 0; i < n; i++)
 		json_array_append_new(roles, json_string(codes[i]));
-	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:o,s:b,s:o,s:o,s:I,s:I}", "id",
+	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:s,s:o,s:s,s:o,s:b,s:o,s:o,s:I,s:I}", "id",
 			 (json_int_t)u->id, "login", u->login, "display_name", u->display_name,
 			 "phone", mask_personal ? mask(u->phone) : json_string(u->phone), "email",
 			 mask_personal ? mask_email(u->email) : json_string(u->email), "department_id",
 			 u->department_id ? json_integer(u->department_id) : json_null(),
-			 "department_name", u->dept_name, "status", u->status, "roles", roles,
+			 "department_name", u->dept_name, "enterprise_id",
+			 u->enterprise_id ? json_integer(u->enterprise_id) : json_null(), "status",
+			 u->status, "roles", roles,
 			 "must_change_password", u->must_change_password, "locked_until",
 			 api_time(u->locked_until), "last_login_at", api_time(u->last_login_at),
 			 "created_at", (json_int_t)u->created_at, "updated_at",
@@ -117,7 +119,8 @@ static int load_visible(struct req *r, int64_t id, struct user *u)
 	int rc = user_get(db, r->actor.tenant_id, id, u, &r->err);
 	if (rc)
 		return rc;
-	if (!scope_allows(&r->actor, r->scope, u->department_id, u->dept_path, 0, u->id))
+	struct scope_row row = {.dept_id = u->department_id, .dept_path = u->dept_path, .owner_id = u->id};
+	if (!scope_allows(&r->actor, r->scope, &row))
 		return req_fail(r, ERR_NOT_FOUND, "id", "找不到该用户", "no such user");
 	return 0;
 }
@@ -153,23 +156,24 @@ static int parse_roles(struct req *r, json_t *b, bool *set, unsigned *roles)
 	return 0;
 }
 
-static int parse_dept(struct req *r, json_t *b, bool *set, int64_t *dept)
+/* An optional reference: absent = unchanged, null = none, else a positive id. */
+static int parse_ref(struct req *r, json_t *b, const char *key, bool *set, int64_t *id)
 {
-	json_t *v = json_object_get(b, "department_id");
+	json_t *v = json_object_get(b, key);
 	if (!v)
 		return 0;
 	*set = true;
 	if (json_is_null(v)) {
-		*dept = 0;
+		*id = 0;
 		return 0;
 	}
-	return jsonv_int(b, "department_id", true, 1, INT64_MAX, dept, &r->err);
+	return jsonv_int(b, key, true, 1, INT64_MAX, id, &r->err);
 }
 
 static int h_create(struct req *r)
 {
 	static const char *const allowed[] = {"login", "display_name", "password", "phone", "email",
-					      "department_id", "roles", NULL};
+					      "department_id", "enterprise_id", "roles", NULL};
 	struct user_write w = {.who = &r->actor, .tenant_id = r->actor.tenant_id, .now = now_ms()};
 	const char *pw = NULL;
 	char otp[24] = "", hash[PASSWORD_HASH_MAX];
@@ -190,7 +194,9 @@ static int h_create(struct req *r)
 	if (!rc)
 		rc = jsonv_str(b, "email", false, 100, &w.email, &r->err);
 	if (!rc)
-		rc = parse_dept(r, b, &w.set_department, &w.department_id);
+		rc = parse_ref(r, b, "department_id", &w.set_department, &w.department_id);
+	if (!rc)
+		rc = parse_ref(r, b, "enterprise_id", &w.set_enterprise, &w.enterprise_id);
 	if (!rc)
 		rc = parse_roles(r, b, &w.set_roles, &w.roles);
 	if (!rc && pw)
@@ -222,7 +228,7 @@ static int h_create(struct req *r)
 static int h_update(struct req *r)
 {
 	static const char *const allowed[] = {"display_name", "phone", "email", "department_id",
-					      "roles", "status", "unlock", NULL};
+					      "enterprise_id", "roles", "status", "unlock", NULL};
 	struct user_write w = {.who = &r->actor, .tenant_id = r->actor.tenant_id, .now = now_ms()};
 	struct user u;
 	int rc = req_param_id(r, "id", &w.id);
@@ -241,7 +247,9 @@ static int h_update(struct req *r)
 	if (!rc)
 		rc = jsonv_str(b, "email", false, 100, &w.email, &r->err);
 	if (!rc)
-		rc = parse_dept(r, b, &w.set_department, &w.department_id);
+		rc = parse_ref(r, b, "department_id", &w.set_department, &w.department_id);
+	if (!rc)
+		rc = parse_ref(r, b, "enterprise_id", &w.set_enterprise, &w.enterprise_id);
 	if (!rc)
 		rc = parse_roles(r, b, &w.set_roles, &w.roles);
 	if (!rc)

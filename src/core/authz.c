@@ -36,6 +36,15 @@ static const char *const perm_names[PERM__COUNT] = {
 	[PERM_AUDIT_READ] = "audit.read",
 	[PERM_SETTINGS_WRITE] = "settings.write",
 	[PERM_TOKEN_OWN] = "token.own",
+	[PERM_ENTERPRISE_READ] = "enterprise.read",
+	[PERM_ENTERPRISE_WRITE] = "enterprise.write",
+	[PERM_ENTERPRISE_PII] = "enterprise.pii",
+	[PERM_ENTERPRISE_SELF] = "enterprise.self",
+	[PERM_TEAM_WRITE] = "team.write",
+	[PERM_BLINDSPOT_READ] = "blindspot.read",
+	[PERM_LEDGER_READ] = "ledger.read",
+	[PERM_LEDGER_WRITE] = "ledger.write",
+	[PERM_CHECKIN_VERIFY] = "checkin.verify",
 };
 
 static const char *const scope_names[] = {
@@ -50,34 +59,51 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_DEPT_READ] = SCOPE_ALL, [PERM_DEPT_WRITE] = SCOPE_ALL,
 		[PERM_AUDIT_READ] = SCOPE_ALL, [PERM_SETTINGS_WRITE] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL, [PERM_ENTERPRISE_WRITE] = SCOPE_ALL,
+		[PERM_ENTERPRISE_PII] = SCOPE_ALL, [PERM_TEAM_WRITE] = SCOPE_ALL,
+		[PERM_BLINDSPOT_READ] = SCOPE_ALL, [PERM_LEDGER_READ] = SCOPE_ALL,
+		[PERM_LEDGER_WRITE] = SCOPE_ALL, [PERM_CHECKIN_VERIFY] = SCOPE_ALL,
 	},
 	[ROLE_LEADER] = {
 		[PERM_USER_READ] = SCOPE_ALL, [PERM_DEPT_READ] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL, [PERM_ENTERPRISE_PII] = SCOPE_ALL,
+		[PERM_BLINDSPOT_READ] = SCOPE_ALL, [PERM_LEDGER_READ] = SCOPE_ALL,
+		[PERM_LEDGER_WRITE] = SCOPE_ALL,
 	},
 	[ROLE_DEPT_HEAD] = {
 		[PERM_USER_READ] = SCOPE_DEPT_TREE, [PERM_DEPT_READ] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL, [PERM_ENTERPRISE_PII] = SCOPE_ALL,
+		[PERM_LEDGER_READ] = SCOPE_DEPT_TREE, [PERM_LEDGER_WRITE] = SCOPE_DEPT_TREE,
 	},
 	[ROLE_DISPATCHER] = {
 		[PERM_USER_READ] = SCOPE_ALL, [PERM_DEPT_READ] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL, [PERM_ENTERPRISE_PII] = SCOPE_ALL,
+		[PERM_BLINDSPOT_READ] = SCOPE_ALL, [PERM_LEDGER_READ] = SCOPE_ALL,
 	},
 	[ROLE_HANDLER] = {
 		[PERM_USER_READ] = SCOPE_DEPT, [PERM_DEPT_READ] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL, [PERM_ENTERPRISE_PII] = SCOPE_ALL,
+		[PERM_LEDGER_READ] = SCOPE_SELF, [PERM_LEDGER_WRITE] = SCOPE_SELF,
 	},
 	[ROLE_INSPECTOR] = {
 		[PERM_USER_READ] = SCOPE_DEPT, [PERM_DEPT_READ] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL, [PERM_ENTERPRISE_PII] = SCOPE_ALL,
+		[PERM_CHECKIN_VERIFY] = SCOPE_ALL,
 	},
 	[ROLE_GRID_WORKER] = {
 		[PERM_USER_READ] = SCOPE_SELF, [PERM_DEPT_READ] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_GRID, [PERM_ENTERPRISE_PII] = SCOPE_GRID,
 	},
 	[ROLE_MEDIATOR] = {
 		[PERM_USER_READ] = SCOPE_SELF, [PERM_DEPT_READ] = SCOPE_ALL,
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL,
 	},
 	[ROLE_BANK_OFFICER] = {
 		[PERM_USER_READ] = SCOPE_SELF, [PERM_DEPT_READ] = SCOPE_ALL,
@@ -85,15 +111,20 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 	},
 	[ROLE_SUPERVISOR] = {
 		[PERM_DEPT_READ] = SCOPE_ALL, [PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL,
 	},
 	[ROLE_EXPERIENCE_OFFICER] = {
 		[PERM_DEPT_READ] = SCOPE_ALL, [PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL,
 	},
 	[ROLE_ADVISOR] = {
 		[PERM_DEPT_READ] = SCOPE_ALL, [PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_ALL,
 	},
 	[ROLE_ENTERPRISE] = {
 		[PERM_DEPT_READ] = SCOPE_ALL, [PERM_TOKEN_OWN] = SCOPE_SELF,
+		[PERM_ENTERPRISE_READ] = SCOPE_SELF, [PERM_ENTERPRISE_PII] = SCOPE_SELF,
+		[PERM_ENTERPRISE_SELF] = SCOPE_SELF,
 	},
 };
 
@@ -163,8 +194,13 @@ int scope_sql(const struct actor *a, enum scope s, const struct scope_cols *c, s
 			return buf_addf(w, " AND %s = %" PRId64, c->grid, a->grid_id);
 		break;
 	case SCOPE_SELF:
+		if (c->owner && c->enterprise && a->enterprise_id)
+			return buf_addf(w, " AND (%s = %" PRId64 " OR %s = %" PRId64 ")", c->owner,
+					a->user_id, c->enterprise, a->enterprise_id);
 		if (c->owner)
 			return buf_addf(w, " AND %s = %" PRId64, c->owner, a->user_id);
+		if (c->enterprise && a->enterprise_id)
+			return buf_addf(w, " AND %s = %" PRId64, c->enterprise, a->enterprise_id);
 		break;
 	case SCOPE_NONE:
 		break;
@@ -172,21 +208,21 @@ int scope_sql(const struct actor *a, enum scope s, const struct scope_cols *c, s
 	return buf_adds(w, " AND 0=1");
 }
 
-bool scope_allows(const struct actor *a, enum scope s, int64_t dept_id, const char *dept_path,
-		  int64_t grid_id, int64_t owner_id)
+bool scope_allows(const struct actor *a, enum scope s, const struct scope_row *row)
 {
 	switch (s) {
 	case SCOPE_ALL:
 		return true;
 	case SCOPE_DEPT_TREE:
-		return a->dept_path[0] && dept_path &&
-		       strncmp(dept_path, a->dept_path, strlen(a->dept_path)) == 0;
+		return a->dept_path[0] && row->dept_path &&
+		       strncmp(row->dept_path, a->dept_path, strlen(a->dept_path)) == 0;
 	case SCOPE_DEPT:
-		return a->department_id && dept_id == a->department_id;
+		return a->department_id && row->dept_id == a->department_id;
 	case SCOPE_GRID:
-		return a->grid_id && grid_id == a->grid_id;
+		return a->grid_id && row->grid_id == a->grid_id;
 	case SCOPE_SELF:
-		return owner_id && owner_id == a->user_id;
+		return (row->owner_id && row->owner_id == a->user_id) ||
+		       (row->enterprise_id && row->enterprise_id == a->enterprise_id);
 	case SCOPE_NONE:
 		break;
 	}

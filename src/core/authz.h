@@ -55,6 +55,15 @@ enum perm {
 	PERM_AUDIT_READ,      /* read the audit log and login attempts */
 	PERM_SETTINGS_WRITE,  /* tenant settings: lockout, session timeouts */
 	PERM_TOKEN_OWN,       /* create and revoke one's own API tokens */
+	PERM_ENTERPRISE_READ,  /* the enterprise registry: lists, records, history, codes */
+	PERM_ENTERPRISE_WRITE, /* create and change registration data, import, override code checks */
+	PERM_ENTERPRISE_PII,   /* see contact phone and legal representative unmasked */
+	PERM_ENTERPRISE_SELF,  /* an enterprise edits its own contact data */
+	PERM_TEAM_WRITE,       /* assign officials to enterprises' service teams */
+	PERM_BLINDSPOT_READ,   /* the blind-spot report (服务盲区) */
+	PERM_LEDGER_READ,      /* the key-enterprise ledger */
+	PERM_LEDGER_WRITE,     /* add ledger items, record progress, change status */
+	PERM_CHECKIN_VERIFY,   /* verify an enterprise's rotating check-in code on site */
 	PERM__COUNT
 };
 
@@ -96,15 +105,28 @@ static inline bool actor_has_role(const struct actor *a, enum role r)
 	return (a->roles >> r) & 1u;
 }
 
-/* Column names of a table for scope filtering; NULL where the table has none. */
+/* Column names (or SQL expressions) of a table for scope filtering; NULL where
+ * the table has none. */
 struct scope_cols {
-	const char *dept;  /* department id column, e.g. "u.department_id" */
-	const char *grid;  /* grid id column */
-	const char *owner; /* user id column meaning "this row is the actor's own" */
+	const char *dept;       /* department id column, e.g. "u.department_id" */
+	const char *grid;       /* grid id column */
+	const char *owner;      /* user id column meaning "this row is the actor's own" */
+	const char *enterprise; /* enterprise id column: for SCOPE_SELF, an enterprise
+				 * user's own enterprise counts as theirs */
+};
+
+/* The attributes of one row, for scope_allows(); 0 / NULL where not applicable. */
+struct scope_row {
+	int64_t dept_id;
+	const char *dept_path; /* '/1/5/12/' of dept_id */
+	int64_t grid_id;
+	int64_t owner_id;
+	int64_t enterprise_id;
 };
 
 /*
- * Append " AND (...)" restricting rows to the actor's scope. The fragment
+ * Append " AND (...)" restricting rows to the actor's scope. SCOPE_SELF means
+ * the actor's own rows (owner) or, for an enterprise user, its enterprise's. The fragment
  * contains only integers taken from the actor, never caller text. A scope the
  * table cannot express (no column for it) yields " AND 0=1": deny by default.
  * SCOPE_ALL appends nothing. Returns 0, or -1 if the buffer is full.
@@ -112,11 +134,7 @@ struct scope_cols {
 int scope_sql(const struct actor *a, enum scope s, const struct scope_cols *cols,
 	      struct buf *where);
 
-/*
- * May the actor reach a row with these attributes? dept_path is the row's
- * department path ('/1/5/12/') or NULL; owner_id the row's owning user.
- */
-bool scope_allows(const struct actor *a, enum scope s, int64_t dept_id, const char *dept_path,
-		  int64_t grid_id, int64_t owner_id);
+/* May the actor reach a row with these attributes under scope s? */
+bool scope_allows(const struct actor *a, enum scope s, const struct scope_row *row);
 
 #endif

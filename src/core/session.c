@@ -64,7 +64,7 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	rc = db_queryf(db, &st, e,
 		       "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.csrf_token, s.created_at, "
 		       "s.last_seen_at, s.expires_at, s.revoked_at, u.login, u.display_name, "
-		       "u.status, u.department_id, d.path, u.must_change_password "
+		       "u.status, u.department_id, d.path, u.must_change_password, u.enterprise_id "
 		       "FROM sessions s JOIN users u ON u.id = s.user_id "
 		       "LEFT JOIN departments d ON d.id = u.department_id "
 		       "WHERE s.token_hash = $1",
@@ -95,6 +95,7 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	a->department_id = db_column_is_null(st, 12) ? 0 : db_column_int64(st, 12);
 	snprintf(a->dept_path, sizeof a->dept_path, "%s", db_column_text(st, 13));
 	out->must_change_password = db_column_int64(st, 14) != 0;
+	a->enterprise_id = db_column_is_null(st, 15) ? 0 : db_column_int64(st, 15);
 	db_finalize(st);
 
 	if (revoked || !active)

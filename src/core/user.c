@@ -138,6 +138,17 @@ static int check_fields(struct db *db, const struct user_write *w, struct err *e
 	if (w->status && strcmp(w->status, "active") != 0 && strcmp(w->status, "disabled") != 0)
 		return err_set(e, ERR_UNPROCESSABLE, "status", "状态应为 active 或 disabled",
 			       "status must be 'active' or 'disabled'");
+	if (w->set_enterprise && w->enterprise_id) {
+		int64_t ok = 0;
+		int rc = db_query_i64(db, &ok, e,
+				      "SELECT COUNT(*) FROM enterprises WHERE tenant_id = $1 AND id = $2",
+				      "ii", w->tenant_id, w->enterprise_id);
+		if (rc)
+			return rc;
+		if (!ok)
+			return err_set(e, ERR_UNPROCESSABLE, "enterprise_id", "企业 %" PRId64 " 不存在",
+				       "enterprise %" PRId64 " does not exist", w->enterprise_id);
+	}
 	if (w->set_department && w->department_id) {
 		int64_t ok = 0;
 		int rc = db_query_i64(db, &ok, e,
@@ -182,12 +193,13 @@ int user_create(struct db *db, void *arg, struct err *e)
 	rc = db_queryf(db, &st, e,
 		       "INSERT INTO users (tenant_id, login, display_name, phone, email, department_id, "
 		       "password_hash, status, must_change_password, password_changed_at, created_at, "
-		       "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10) "
-		       "RETURNING id",
-		       "ittttIttii", w->tenant_id, w->login, w->display_name,
+		       "updated_at, enterprise_id) "
+		       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) RETURNING id",
+		       "ittttIttiiI", w->tenant_id, w->login, w->display_name,
 		       w->phone ? w->phone : "", w->email ? w->email : "",
 		       w->set_department ? w->department_id : 0, w->password_hash,
-		       w->status ? w->status : "active", (int64_t)w->must_change_password, w->now);
+		       w->status ? w->status : "active", (int64_t)w->must_change_password, w->now,
+		       w->set_enterprise ? w->enterprise_id : 0);
 	if (rc)
 		return rc;
 	rc = db_step(st, e);
@@ -199,9 +211,10 @@ int user_create(struct db *db, void *arg, struct err *e)
 	rc = write_roles(db, w->tenant_id, w->id, w->roles, e);
 	if (rc)
 		return rc;
-	json_t *sum = json_pack("{s:s,s:s,s:I,s:o}", "login", w->login, "display_name",
+	json_t *sum = json_pack("{s:s,s:s,s:I,s:I,s:o}", "login", w->login, "display_name",
 				w->display_name, "department_id",
-				(json_int_t)(w->set_department ? w->department_id : 0), "roles",
+				(json_int_t)(w->set_department ? w->department_id : 0), "enterprise_id",
+				(json_int_t)(w->set_enterprise ? w->enterprise_id : 0), "roles",
 				roles_json(w->roles));
 	rc = audit_append(db, w->who, w->tenant_id, "user", w->id, "create", sum, e);
 	json_decref(sum);
@@ -211,7 +224,7 @@ int user_create(struct db *db, void *arg, struct err *e)
 #define USER_COLS                                                                          \
 	"u.id, u.tenant_id, u.login, u.display_name, u.phone, u.email, u.department_id, "  \
 	"d.name, d.path, u.status, u.must_change_password, u.locked_until, u.last_login_at, " \
-	"u.created_at, u.updated_at"
+	"u.created_at, u.updated_at, u.enterprise_id"
 #define USER_FROM " FROM users u LEFT JOIN departments d ON d.id = u.department_id "
 
 static void read_user(struct db_stmt *st, struct user *u)
@@ -232,6 +245,7 @@ static void read_user(struct db_stmt *st, struct user *u)
 	u->last_login_at = db_column_int64(st, 12);
 	u->created_at = db_column_int64(st, 13);
 	u->updated_at = db_column_int64(st, 14);
+	u->enterprise_id = db_column_is_null(st, 15) ? 0 : db_column_int64(st, 15);
 }
 
 static int fetch_roles(struct db *db, struct user *u, struct err *e)
@@ -313,13 +327,13 @@ int user_update(struct db *db, void *arg, struct err *e)
 	rc = db_execf(db, e,
 		      "UPDATE users SET display_name = $1, phone = $2, email = $3, department_id = $4, "
 		      "status = $5, failed_logins = CASE WHEN $6 = 1 THEN 0 ELSE failed_logins END, "
-		      "locked_until = CASE WHEN $6 = 1 THEN 0 ELSE locked_until END, updated_at = $7 "
-		      "WHERE tenant_id = $8 AND id = $9",
-		      "tttItiiii", w->display_name ? w->display_name : old.display_name,
+		      "locked_until = CASE WHEN $6 = 1 THEN 0 ELSE locked_until END, updated_at = $7, "
+		      "enterprise_id = $10 WHERE tenant_id = $8 AND id = $9",
+		      "tttItiiiiI", w->display_name ? w->display_name : old.display_name,
 		      w->phone ? w->phone : old.phone, w->email ? w->email : old.email,
 		      w->set_department ? w->department_id : old.department_id,
 		      w->status ? w->status : old.status, (int64_t)w->unlock, w->now, w->tenant_id,
-		      w->id);
+		      w->id, w->set_enterprise ? w->enterprise_id : old.enterprise_id);
 	if (rc)
 		return rc;
 	sum = json_object();
@@ -327,6 +341,10 @@ int user_update(struct db *db, void *arg, struct err *e)
 	change(sum, "phone", old.phone, w->phone);
 	change(sum, "email", old.email, w->email);
 	change(sum, "status", old.status, w->status);
+	if (w->set_enterprise && w->enterprise_id != old.enterprise_id)
+		json_object_set_new(sum, "enterprise_id",
+				    json_pack("[I,I]", (json_int_t)old.enterprise_id,
+					      (json_int_t)w->enterprise_id));
 	if (w->set_department && w->department_id != old.department_id)
 		json_object_set_new(sum, "department_id",
 				    json_pack("[I,I]", (json_int_t)old.department_id,

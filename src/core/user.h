@@ -27,6 +27,7 @@ struct user {
 	char phone[32];
 	char email[128];
 	int64_t department_id;
+	int64_t enterprise_id; /* enterprise users: the enterprise they act for, 0 = none */
 	char dept_name[256];
 	char dept_path[256];
 	char status[16];       /* active, disabled */
@@ -58,6 +59,8 @@ struct user_write {
 	const char *email;
 	bool set_department;
 	int64_t department_id;   /* 0 = none */
+	bool set_enterprise;
+	int64_t enterprise_id;   /* 0 = none */
 	bool set_roles;
 	unsigned roles;
 	const char *status;      /* "active" / "disabled" / NULL */

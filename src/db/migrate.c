@@ -6,7 +6,8 @@
  * the current version is read again inside that transaction, so two
  * processes migrating the same database at once apply each migration once.
  * Dialect words (@WORD@) are replaced through db_ops.dialect outside string
- * literals and comments.
+ * literals and comments. Lines between "-- @only NAME" and "-- @end" are kept
+ * only for the backend called NAME (e.g. SQLite's FTS5 tables and triggers).
  */
 #include "db/migrate.h"
 
@@ -62,6 +63,24 @@ static int substitute(const struct db_ops *ops, const struct migration *m, struc
 	buf_reset(out);
 	while (*p) {
 		size_t n = quoted_len(p);
+		/* "-- @only NAME" ... "-- @end": lines for one backend only */
+		if (n && strncmp(p, "-- @only ", 9) == 0) {
+			size_t nl = strlen(ops->name);
+			bool mine = strncmp(p + 9, ops->name, nl) == 0 &&
+				    (p[9 + nl] == '\n' || p[9 + nl] == ' ' || p[9 + nl] == '\0');
+			const char *end = strstr(p, "\n-- @end");
+			if (!end)
+				return err_set(e, ERR_INTERNAL, NULL, "迁移 %d（%s）中 @only 缺少 @end",
+					       "migration %d (%s): '-- @only' without '-- @end'",
+					       m->version, m->name);
+			if (mine) {
+				p += n; /* keep the body, drop the marker lines */
+				buf_add(out, p, (size_t)(end + 1 - p));
+			}
+			p = end + 1;
+			p += quoted_len(p);
+			continue;
+		}
 		if (n) {
 			buf_add(out, p, n);
 			p += n;

@@ -20,22 +20,31 @@ ROLE_OF = {
 
 # role -> {permission: scope}; unlisted permissions are not held.
 _BASIC = {"dept.read": "all", "token.own": "self"}
+_ENT_STAFF = {"enterprise.read": "all", "enterprise.pii": "all"}
 GRANTS = {
     "admin": {"user.read": "all", "user.write": "all", "dept.read": "all",
               "dept.write": "all", "audit.read": "all", "settings.write": "all",
-              "token.own": "self"},
-    "leader": {"user.read": "all", **_BASIC},
-    "dispatcher": {"user.read": "all", **_BASIC},
-    "dept_head": {"user.read": "dept_tree", **_BASIC},
-    "handler": {"user.read": "dept", **_BASIC},
-    "inspector": {"user.read": "dept", **_BASIC},
-    "grid_worker": {"user.read": "self", **_BASIC},
-    "mediator": {"user.read": "self", **_BASIC},
+              "token.own": "self", "enterprise.read": "all", "enterprise.write": "all",
+              "enterprise.pii": "all", "team.write": "all", "blindspot.read": "all",
+              "ledger.read": "all", "ledger.write": "all", "checkin.verify": "all"},
+    "leader": {"user.read": "all", **_BASIC, **_ENT_STAFF, "blindspot.read": "all",
+               "ledger.read": "all", "ledger.write": "all"},
+    "dispatcher": {"user.read": "all", **_BASIC, **_ENT_STAFF, "blindspot.read": "all",
+                   "ledger.read": "all"},
+    "dept_head": {"user.read": "dept_tree", **_BASIC, **_ENT_STAFF,
+                  "ledger.read": "dept_tree", "ledger.write": "dept_tree"},
+    "handler": {"user.read": "dept", **_BASIC, **_ENT_STAFF, "ledger.read": "self",
+                "ledger.write": "self"},
+    "inspector": {"user.read": "dept", **_BASIC, **_ENT_STAFF, "checkin.verify": "all"},
+    "grid_worker": {"user.read": "self", **_BASIC, "enterprise.read": "grid",
+                    "enterprise.pii": "grid"},
+    "mediator": {"user.read": "self", **_BASIC, "enterprise.read": "all"},
     "bank_officer": {"user.read": "self", **_BASIC},
-    "supervisor": dict(_BASIC),
-    "experience_officer": dict(_BASIC),
-    "advisor": dict(_BASIC),
-    "enterprise": dict(_BASIC),
+    "supervisor": {**_BASIC, "enterprise.read": "all"},
+    "experience_officer": {**_BASIC, "enterprise.read": "all"},
+    "advisor": {**_BASIC, "enterprise.read": "all"},
+    "enterprise": {**_BASIC, "enterprise.read": "self", "enterprise.pii": "self",
+                   "enterprise.self": "self"},
 }
 
 MISSING = 999999

@@ -67,7 +67,8 @@ static void test_scopes(void **state)
 	assert_int_equal(authz_scope(&both, PERM_USER_READ), SCOPE_ALL);
 	struct actor admin = actor_with(1u << ROLE_ADMIN);
 	for (int p = PERM_USER_READ; p < PERM__COUNT; p++)
-		assert_int_not_equal(authz_scope(&admin, (enum perm)p), SCOPE_NONE);
+		if (p != PERM_ENTERPRISE_SELF) /* an enterprise's own self-service */
+			assert_int_not_equal(authz_scope(&admin, (enum perm)p), SCOPE_NONE);
 	/* only administrators write users, departments, settings or read the audit log */
 	for (int r = 0; r < ROLE__COUNT; r++) {
 		if (r == ROLE_ADMIN)
@@ -85,6 +86,7 @@ static void test_scope_sql(void **state)
 	struct actor a = actor_with(0);
 	static const struct scope_cols cols = {.dept = "u.department_id", .grid = "u.grid_id", .owner = "u.id"};
 	static const struct scope_cols nocols = {0};
+	static const struct scope_cols entcols = {.enterprise = "e.id"};
 	static const struct { enum scope s; const struct scope_cols *c; const char *want; } t[] = {
 		{SCOPE_ALL, &cols, ""},
 		{SCOPE_DEPT, &cols, " AND u.department_id = 5"},
@@ -95,6 +97,7 @@ static void test_scope_sql(void **state)
 		{SCOPE_NONE, &cols, " AND 0=1"},
 		{SCOPE_DEPT, &nocols, " AND 0=1"}, /* a table without the column: deny */
 		{SCOPE_SELF, &nocols, " AND 0=1"},
+		{SCOPE_SELF, &entcols, " AND 0=1"}, /* not an enterprise user */
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		struct buf b;
@@ -103,6 +106,19 @@ static void test_scope_sql(void **state)
 		assert_string_equal(b.p, t[i].want);
 		buf_release(&b);
 	}
+	/* an enterprise user: SELF means its enterprise (or, with an owner column, either) */
+	struct actor ent = actor_with(1u << ROLE_ENTERPRISE);
+	ent.enterprise_id = 77;
+	struct buf eb;
+	buf_init(&eb, 0);
+	scope_sql(&ent, SCOPE_SELF, &entcols, &eb);
+	assert_string_equal(eb.p, " AND e.id = 77");
+	buf_reset(&eb);
+	static const struct scope_cols both = {.owner = "r.created_by", .enterprise = "r.enterprise_id"};
+	scope_sql(&ent, SCOPE_SELF, &both, &eb);
+	assert_string_equal(eb.p, " AND (r.created_by = 42 OR r.enterprise_id = 77)");
+	buf_release(&eb);
+
 	/* an actor without a department gets nothing under dept scopes */
 	struct actor nodept = actor_with(0);
 	nodept.department_id = 0;
@@ -118,18 +134,24 @@ static void test_scope_allows(void **state)
 {
 	(void)state;
 	struct actor a = actor_with(0);
-	assert_true(scope_allows(&a, SCOPE_ALL, 0, NULL, 0, 0));
-	assert_true(scope_allows(&a, SCOPE_DEPT_TREE, 12, "/1/5/12/", 0, 0));
-	assert_true(scope_allows(&a, SCOPE_DEPT_TREE, 5, "/1/5/", 0, 0));
-	assert_false(scope_allows(&a, SCOPE_DEPT_TREE, 51, "/1/51/", 0, 0));
-	assert_false(scope_allows(&a, SCOPE_DEPT_TREE, 1, "/1/", 0, 0));
-	assert_true(scope_allows(&a, SCOPE_DEPT, 5, "/1/5/", 0, 0));
-	assert_false(scope_allows(&a, SCOPE_DEPT, 12, "/1/5/12/", 0, 0));
-	assert_true(scope_allows(&a, SCOPE_GRID, 0, NULL, 9, 0));
-	assert_false(scope_allows(&a, SCOPE_GRID, 0, NULL, 8, 0));
-	assert_true(scope_allows(&a, SCOPE_SELF, 0, NULL, 0, 42));
-	assert_false(scope_allows(&a, SCOPE_SELF, 0, NULL, 0, 43));
-	assert_false(scope_allows(&a, SCOPE_NONE, 5, "/1/5/", 9, 42));
+	assert_true(scope_allows(&a, SCOPE_ALL, &(struct scope_row){.dept_id = 0, .dept_path = NULL, .grid_id = 0, .owner_id = 0}));
+	assert_true(scope_allows(&a, SCOPE_DEPT_TREE, &(struct scope_row){.dept_id = 12, .dept_path = "/1/5/12/", .grid_id = 0, .owner_id = 0}));
+	assert_true(scope_allows(&a, SCOPE_DEPT_TREE, &(struct scope_row){.dept_id = 5, .dept_path = "/1/5/", .grid_id = 0, .owner_id = 0}));
+	assert_false(scope_allows(&a, SCOPE_DEPT_TREE, &(struct scope_row){.dept_id = 51, .dept_path = "/1/51/", .grid_id = 0, .owner_id = 0}));
+	assert_false(scope_allows(&a, SCOPE_DEPT_TREE, &(struct scope_row){.dept_id = 1, .dept_path = "/1/", .grid_id = 0, .owner_id = 0}));
+	assert_true(scope_allows(&a, SCOPE_DEPT, &(struct scope_row){.dept_id = 5, .dept_path = "/1/5/", .grid_id = 0, .owner_id = 0}));
+	assert_false(scope_allows(&a, SCOPE_DEPT, &(struct scope_row){.dept_id = 12, .dept_path = "/1/5/12/", .grid_id = 0, .owner_id = 0}));
+	assert_true(scope_allows(&a, SCOPE_GRID, &(struct scope_row){.dept_id = 0, .dept_path = NULL, .grid_id = 9, .owner_id = 0}));
+	assert_false(scope_allows(&a, SCOPE_GRID, &(struct scope_row){.dept_id = 0, .dept_path = NULL, .grid_id = 8, .owner_id = 0}));
+	assert_true(scope_allows(&a, SCOPE_SELF, &(struct scope_row){.dept_id = 0, .dept_path = NULL, .grid_id = 0, .owner_id = 42}));
+	assert_false(scope_allows(&a, SCOPE_SELF, &(struct scope_row){.dept_id = 0, .dept_path = NULL, .grid_id = 0, .owner_id = 43}));
+	/* an enterprise user's own enterprise */
+	struct actor ent = actor_with(1u << ROLE_ENTERPRISE);
+	ent.enterprise_id = 77;
+	assert_true(scope_allows(&ent, SCOPE_SELF, &(struct scope_row){.enterprise_id = 77}));
+	assert_false(scope_allows(&ent, SCOPE_SELF, &(struct scope_row){.enterprise_id = 78}));
+	assert_false(scope_allows(&a, SCOPE_SELF, &(struct scope_row){.enterprise_id = 77}));
+	assert_false(scope_allows(&a, SCOPE_NONE, &(struct scope_row){.dept_id = 5, .dept_path = "/1/5/", .grid_id = 9, .owner_id = 42}));
 }
 
 static void test_route_match(void **state)
