@@ -14,6 +14,7 @@ extern const struct route api_auth_routes[];
 extern const struct route api_user_routes[];
 extern const struct route api_dept_routes[];
 extern const struct route api_audit_routes[];
+extern const struct route api_enterprise_routes[];
 
 /* Common query parameters of list endpoints: ?limit=&after= (keyset on id). */
 struct page {
@@ -28,6 +29,10 @@ json_t *api_list(json_t *items, int64_t next_after);
 struct user;
 /* A user as JSON; mask_personal hides phone and e-mail (api_user.c). */
 json_t *api_user_json(const struct user *u, bool mask_personal);
+
+struct enterprise_filter;
+/* The list filters of GET /api/v1/enterprises from the query string (api_enterprise.c). */
+int api_enterprise_filter(struct req *r, struct enterprise_filter *f);
 
 /* Milliseconds to JSON: null for 0. */
 json_t *api_time(int64_t ms);

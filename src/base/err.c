@@ -49,6 +49,16 @@ int err_set(struct err *e, int code, const char *field, const char *zh_fmt,
 	return code;
 }
 
+int err_set_msg(struct err *e, int code, const char *field, const char *zh, const char *en)
+{
+	if (!e)
+		return code;
+	err_set(e, code, field, "%s", "%s", zh);
+	snprintf(e->message, sizeof e->message, "%s", en);
+	trim_utf8_tail(e->message);
+	return code;
+}
+
 static const struct {
 	int code;
 	int status;

@@ -45,6 +45,9 @@ void err_clear(struct err *e);
 int err_set(struct err *e, int code, const char *field, const char *zh_fmt,
 	    const char *en_fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Like err_set with messages already formatted (each may need different arguments). */
+int err_set_msg(struct err *e, int code, const char *field, const char *zh, const char *en);
+
 /* Short machine code for the API ("bad_request", "forbidden", ...). */
 const char *err_code_name(int code);
 

@@ -56,6 +56,19 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+void base64url_encode(const void *in, size_t n, char *out, size_t outsz)
+{
+	sodium_bin2base64(out, outsz, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+bool base64url_decode(const char *in, void *out, size_t outsz, size_t *outlen)
+{
+	const char *end;
+	return sodium_base642bin(out, outsz, in, strlen(in), NULL, outlen, &end,
+				 sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
+	       *end == '\0';
+}
+
 void sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char h[crypto_hash_sha256_BYTES];

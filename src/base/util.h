@@ -28,6 +28,11 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 
 void hex_encode(const unsigned char *in, size_t n, char *out); /* out: 2n+1 */
 
+/* base64url without padding; outsz >= 4n/3 + 2. */
+void base64url_encode(const void *in, size_t n, char *out, size_t outsz);
+/* Decode base64url (no padding); false if malformed or longer than outsz. */
+bool base64url_decode(const char *in, void *out, size_t outsz, size_t *outlen);
+
 /* True if s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t n);
 /* Number of code points in valid UTF-8. */

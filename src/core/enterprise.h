@@ -128,8 +128,10 @@ struct enterprise_filter {
 int enterprise_list(struct db *db, const struct actor *who, enum scope scope,
 		    const struct enterprise_filter *f,
 		    int (*each)(const struct enterprise *en, void *ctx), void *ctx, struct err *e);
-/* The cursor that continues after en in sort order (write into out[160]). */
-void enterprise_cursor(const struct enterprise *en, enum enterprise_sort sort, char out[160]);
+#define ENTERPRISE_CURSOR_MAX 512
+/* The cursor that continues after en in sort order. */
+void enterprise_cursor(const struct enterprise *en, enum enterprise_sort sort,
+		       char out[ENTERPRISE_CURSOR_MAX]);
 /* Count what enterprise_list would return without paging. */
 int enterprise_count(struct db *db, const struct actor *who, enum scope scope,
 		     const struct enterprise_filter *f, int64_t *n, struct err *e);

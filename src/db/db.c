@@ -281,3 +281,65 @@ int db_query_i64(struct db *db, int64_t *out, struct err *e, const char *sql,
 	db_finalize(st);
 	return rc;
 }
+
+static int args_add(struct db_args *a, char type)
+{
+	if (a->n >= DB_ARGS_MAX) {
+		a->overflow = true;
+		return DB_ARGS_MAX;
+	}
+	a->type[a->n] = type;
+	return ++a->n;
+}
+
+int db_args_int(struct db_args *a, int64_t v)
+{
+	int k = args_add(a, 'i');
+	if (!a->overflow)
+		a->i[k - 1] = v;
+	return k;
+}
+
+int db_args_double(struct db_args *a, double v)
+{
+	int k = args_add(a, 'd');
+	if (!a->overflow)
+		a->d[k - 1] = v;
+	return k;
+}
+
+int db_args_text(struct db_args *a, const char *s)
+{
+	int k = args_add(a, 't');
+	if (!a->overflow)
+		a->t[k - 1] = s;
+	return k;
+}
+
+int db_query_args(struct db *db, struct db_stmt **out, struct err *e, const char *sql,
+		  const struct db_args *a)
+{
+	struct db_stmt *st = NULL;
+	int rc;
+
+	*out = NULL;
+	if (a->overflow)
+		return err_set(e, ERR_INTERNAL, NULL, "查询参数过多", "too many query parameters");
+	rc = db_prepare(db, sql, &st, e);
+	if (rc)
+		return rc;
+	for (int k = 0; k < a->n && rc >= 0; k++) {
+		if (a->type[k] == 'i')
+			rc = db_bind_int64(st, k + 1, a->i[k]);
+		else if (a->type[k] == 'd')
+			rc = db_bind_double(st, k + 1, a->d[k]);
+		else
+			rc = db_bind_text(st, k + 1, a->t[k]);
+	}
+	if (rc < 0) {
+		db_finalize(st);
+		return err_set(e, ERR_INTERNAL, NULL, "无法绑定查询参数", "cannot bind query parameters");
+	}
+	*out = st;
+	return 0;
+}

@@ -135,6 +135,30 @@ int db_queryf(struct db *db, struct db_stmt **out, struct err *e, const char *sq
 int db_query_i64(struct db *db, int64_t *out, struct err *e, const char *sql,
 		 const char *types, ...);
 
+/*
+ * Parameters collected while building a query with optional parts:
+ *     struct db_args a = {0};
+ *     buf_addf(&sql, " AND e.status = $%d", db_args_text(&a, status));
+ *     db_query_args(db, &st, e, sql.p, &a);
+ * Each db_args_*() returns the parameter's number ($n). Texts are borrowed
+ * and must outlive the query. At most DB_ARGS_MAX parameters.
+ */
+#define DB_ARGS_MAX 32
+struct db_args {
+	int n;
+	char type[DB_ARGS_MAX];        /* 'i', 'd', 't' */
+	int64_t i[DB_ARGS_MAX];
+	double d[DB_ARGS_MAX];
+	const char *t[DB_ARGS_MAX];
+	bool overflow;
+};
+int db_args_int(struct db_args *a, int64_t v);
+int db_args_double(struct db_args *a, double v);
+int db_args_text(struct db_args *a, const char *s);
+/* Prepare sql and bind a; ERR_INTERNAL if a overflowed. Caller finalizes *out. */
+int db_query_args(struct db *db, struct db_stmt **out, struct err *e, const char *sql,
+		  const struct db_args *a);
+
 /* ---- pool: per-thread readers and one group-committing writer ---- */
 
 struct db_pool;

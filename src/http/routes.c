@@ -20,6 +20,7 @@
 
 static const struct route *const tables[] = {
 	api_system_routes, api_auth_routes, api_user_routes, api_dept_routes, api_audit_routes,
+	api_enterprise_routes,
 };
 
 static struct route *all;
@@ -92,11 +93,24 @@ static bool match(const char *pat, const char *path, struct req *r)
 	return true;
 }
 
+/* Literal segments of a pattern: the more, the more specific. */
+static int literals(const char *pat)
+{
+	int n = 0;
+	for (const char *p = pat; (p = strchr(p, '/')); p++)
+		if (p[1] != '{')
+			n++;
+	return n;
+}
+
 int routes_match(const char *method, const char *path, struct req *r)
 {
 	size_t n;
 	const struct route *rt = routes_all(&n);
 	bool path_seen = false;
+	int best = -1, best_lit = -1;
+	/* Several patterns may match ("/enterprises/export.xlsx" and
+	 * "/enterprises/{id}"): the one with more literal segments wins. */
 	for (size_t i = 0; i < n; i++) {
 		if (!match(rt[i].pattern, path, NULL))
 			continue;
@@ -104,8 +118,15 @@ int routes_match(const char *method, const char *path, struct req *r)
 			path_seen = true;
 			continue;
 		}
-		match(rt[i].pattern, path, r);
-		return (int)i;
+		int lit = literals(rt[i].pattern);
+		if (lit > best_lit) {
+			best = (int)i;
+			best_lit = lit;
+		}
+	}
+	if (best >= 0) {
+		match(rt[best].pattern, path, r);
+		return best;
 	}
 	return path_seen ? -2 : -1;
 }

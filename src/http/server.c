@@ -130,7 +130,7 @@ int reply_json(struct req *r, int status, json_t *j)
 	r->status = status;
 	r->content_type = "application/json; charset=utf-8";
 	buf_reset(&r->out);
-	char *s = json_dumps(j, JSON_COMPACT);
+	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	json_decref(j);
 	if (s) {
 		buf_adds(&r->out, s);
