@@ -78,6 +78,14 @@ ROUTES = [
     ("GET", "/api/v1/audit", "audit.read", None, None, 200),
     ("GET", "/api/v1/audit/verify", "audit.read", None, None, 200),
     ("GET", "/api/v1/login-attempts", "audit.read", None, None, 200),
+    ("GET", "/api/v1/enterprises", "enterprise.read", None, None, 200),
+    ("POST", "/api/v1/enterprises", "enterprise.write", None, {}, 400),
+    ("GET", "/api/v1/enterprises/{id}", "enterprise.read", MISSING, None, 404),
+    ("PATCH", "/api/v1/enterprises/{id}", "enterprise.write", MISSING, {}, 404),
+    ("GET", "/api/v1/enterprises/{id}/history", "enterprise.read", MISSING, None, 404),
+    ("GET", "/api/v1/credit-codes/{code}", "login", "91440101MA5CJQ4N59", None, 200),
+    ("GET", "/api/v1/my/enterprise", "enterprise.self", None, None, 404),
+    ("PATCH", "/api/v1/my/enterprise", "enterprise.self", None, {}, 404),
 ]
 
 
