@@ -10,7 +10,9 @@
 
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/demo_data.h"
 #include "core/dept.h"
+#include "core/enterprise.h"
 #include "core/tenant.h"
 #include "core/user.h"
 #include "db/db.h"
@@ -18,6 +20,8 @@
 #include "base/banned.h"
 
 #define DEMO_PASSWORD "Yiqiban@2026"
+#define DEMO_SEED 20250210 /* the day of the newspaper page the project comes from */
+#define DEMO_BATCH 500
 
 static const struct {
 	const char *code, *name, *parent;
@@ -66,9 +70,59 @@ static const struct {
 	{"enterprise", "郑州二七示范商贸有限公司", "enterprise", NULL},
 };
 
+/* One write job: enterprises [start, start+count) of the generated stream. */
+struct gen_job {
+	const struct actor *who;
+	int64_t tenant;
+	struct demo_rng *rng;
+	int64_t start, count;
+	int64_t first_id; /* out: id of the first enterprise created */
+};
+
+static int gen_fn(struct db *db, void *arg, struct err *e)
+{
+	struct gen_job *j = arg;
+	int64_t now = now_ms();
+	for (int64_t n = j->start; n < j->start + j->count; n++) {
+		struct demo_entity d;
+		demo_entity(j->rng, n, &d);
+		struct enterprise_write w = {
+			.who = j->who, .tenant_id = j->tenant, .source = "demo", .now = now,
+			.in = {.credit_code = d.credit_code, .name = d.name, .kind = d.kind,
+			       .legal_rep = d.legal_rep, .phone = d.phone, .address = d.address,
+			       .industry_division = d.industry_division, .size_class = d.size_class,
+			       .registered_on = d.registered_on, .status = d.status, .tags = d.tags,
+			       .set_location = true, .lat = d.lat, .lon = d.lon, .set_key = true,
+			       .is_key = d.is_key},
+		};
+		if (n == 0) {
+			/* the demo enterprise user's own firm, always first */
+			w.in.name = "郑州二七示范商贸有限公司";
+			w.in.kind = "enterprise";
+			w.in.industry_division = "52";
+			w.in.size_class = "small";
+			w.in.status = "active";
+			w.in.is_key = true;
+			w.in.tags = "重点帮扶,商贸";
+			w.in.address = "郑州市二七区大学路88号";
+		}
+		int rc = enterprise_create(db, &w, e);
+		if (rc == ERR_CONFLICT)
+			continue; /* a generated code repeated by chance */
+		if (rc)
+			return rc;
+		if (n == j->start)
+			j->first_id = w.id;
+	}
+	return 0;
+}
+
 int cmd_demo(int argc, char **argv)
 {
-	static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+					     {"enterprises", required_argument, 0, 'n'},
+					     {0, 0, 0, 0}};
+	int64_t n_ent = 5000;
 	const char *dbpath = "yiqiban.db";
 	struct db_pool *pool = NULL;
 	struct db *conn = NULL;
@@ -78,9 +132,15 @@ int cmd_demo(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'd')
+		if (c == 'd')
+			dbpath = optarg;
+		else if (c == 'n') {
+			if (!parse_i64(optarg, &n_ent) || n_ent < 1 || n_ent > 10000000) {
+				fprintf(stderr, "yiqiban demo: --enterprises takes 1 to 10000000\n");
+				return 2;
+			}
+		} else
 			return 2;
-		dbpath = optarg;
 	}
 	err_clear(&e);
 	if (db_open(dbpath, DB_OPEN_CREATE, &conn, &e) || migrate_up(conn, &applied, &e))
@@ -143,8 +203,38 @@ int cmd_demo(int argc, char **argv)
 			goto fail;
 		added_u++;
 	}
-	printf("demo district 二七区 ready in %s: %d departments and %d users added\n", dbpath,
-	       added_d, added_u);
+	/* the market: generated once, deterministically */
+	int64_t have = 0, added_e = 0;
+	if (db_query_i64(rdb, &have, &e, "SELECT COUNT(*) FROM enterprises WHERE tenant_id = $1", "i",
+			 tenant))
+		goto fail;
+	if (have == 0) {
+		struct demo_rng rng;
+		demo_rng_seed(&rng, DEMO_SEED);
+		for (int64_t start = 0; start < n_ent; start += DEMO_BATCH) {
+			struct gen_job j = {&sys, tenant, &rng, start,
+					    n_ent - start < DEMO_BATCH ? n_ent - start : DEMO_BATCH, 0};
+			if (db_pool_write(pool, gen_fn, &j, &e))
+				goto fail;
+			if (start == 0) {
+				/* bind the demo enterprise user to the first enterprise */
+				struct user eu;
+				if (user_get_by_login(rdb, tenant, "enterprise", &eu, &e))
+					goto fail;
+				struct user_write w = {.who = &sys, .tenant_id = tenant, .id = eu.id,
+						       .set_enterprise = true,
+						       .enterprise_id = j.first_id, .now = now_ms()};
+				if (db_pool_write(pool, user_update, &w, &e))
+					goto fail;
+			}
+		}
+		if (db_query_i64(rdb, &added_e, &e,
+				 "SELECT COUNT(*) FROM enterprises WHERE tenant_id = $1", "i", tenant))
+			goto fail;
+	}
+	printf("demo district 二七区 ready in %s: %d departments, %d users and %lld enterprises "
+	       "added\n",
+	       dbpath, added_d, added_u, (long long)added_e);
 	printf("\n  %-12s %-14s %s\n", "login", "password", "role");
 	for (size_t i = 0; i < ARRAY_SIZE(users); i++) {
 		const struct role_info *ri = role_info((enum role)role_from_code(users[i].roles));

@@ -44,9 +44,10 @@ static const struct cmd cmds[] = {
 	{"backup", cmd_backup, "yiqiban backup [--db PATH] DEST",
 	 "Write an online, consistent copy of the database to DEST (a new file), safe\n"
 	 "while the server runs, and check the copy's integrity."},
-	{"demo", cmd_demo, "yiqiban demo [--db PATH]",
-	 "Create (or complete) a demo district: departments of 二七区 and one user per\n"
-	 "role, each with the password printed. Safe to run again."},
+	{"demo", cmd_demo, "yiqiban demo [--db PATH] [--enterprises N]",
+	 "Create (or complete) a demo district: departments of 二七区, one user per role\n"
+	 "(each with the password printed) and N market entities (default 5000) with\n"
+	 "valid credit codes, generated deterministically. Safe to run again."},
 	{"routes", cmd_routes, "yiqiban routes",
 	 "Print the HTTP route table: method, path, permission, summary."},
 	{"version", cmd_version, "yiqiban version", "Print the version."},

@@ -139,13 +139,14 @@ class Server:
         self.args = []
 
     @classmethod
-    def start(cls, demo=True, args=(), db=None, tmpdir=None):
+    def start(cls, demo=True, args=(), db=None, tmpdir=None, enterprises=200):
+        """A server on a demo database; the demo market is kept small for speed."""
         s = cls()
         s.dir = tmpdir or tempfile.mkdtemp(prefix="yqtest-")
         s.db = db or os.path.join(s.dir, "yiqiban.db")
         s.args = list(args)
         if demo and not os.path.exists(s.db):
-            run_cli("demo", "--db", s.db)
+            run_cli("demo", "--db", s.db, "--enterprises", str(enterprises))
         s.launch()
         return s
 

@@ -36,7 +36,7 @@ class AuditVerify(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="yqaudit-")
         cls.demo = os.path.join(cls.tmp, "demo.db")
-        run_cli("demo", "--db", cls.demo)
+        run_cli("demo", "--db", cls.demo, "--enterprises", "50")
 
     @classmethod
     def tearDownClass(cls):

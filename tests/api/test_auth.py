@@ -540,7 +540,7 @@ class Tenants(unittest.TestCase):
     def setUpClass(cls):
         d = tempfile.mkdtemp(prefix="yqtest-")
         db = os.path.join(d, "yiqiban.db")
-        run_cli("demo", "--db", db)
+        run_cli("demo", "--db", db, "--enterprises", "50")
         out = run_cli("init", "--db", db, "--tenant", "other", "--tenant-name", "另一区",
                       "--admin", "admin").stdout
         cls.other_pw = re.search(r"password:\s+(\S+)", out).group(1)

@@ -84,8 +84,8 @@ ROUTES = [
     ("PATCH", "/api/v1/enterprises/{id}", "enterprise.write", MISSING, {}, 404),
     ("GET", "/api/v1/enterprises/{id}/history", "enterprise.read", MISSING, None, 404),
     ("GET", "/api/v1/credit-codes/{code}", "login", "91440101MA5CJQ4N59", None, 200),
-    ("GET", "/api/v1/my/enterprise", "enterprise.self", None, None, 404),
-    ("PATCH", "/api/v1/my/enterprise", "enterprise.self", None, {}, 404),
+    ("GET", "/api/v1/my/enterprise", "enterprise.self", None, None, 200),
+    ("PATCH", "/api/v1/my/enterprise", "enterprise.self", None, {}, 200),
 ]
 
 
