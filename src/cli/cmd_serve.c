@@ -18,16 +18,39 @@
 #include "http/http.h"
 #include "base/banned.h"
 
+/*
+ * The base of the links printed in 政企码: --public-url, else "http://" + the
+ * listen address (with the port actually bound when it was 0). A trailing
+ * '/' is dropped. Returns false if the URL is not http(s).
+ */
+static bool public_url(const char *given, const char *addr, int port, char *out, size_t n)
+{
+	if (given) {
+		if (strncmp(given, "http://", 7) != 0 && strncmp(given, "https://", 8) != 0)
+			return false;
+		snprintf(out, n, "%s", given);
+	} else {
+		const char *colon = strrchr(addr, ':');
+		int hl = colon ? (int)(colon - addr) : (int)strlen(addr);
+		snprintf(out, n, "http://%.*s:%d", hl, addr, port);
+	}
+	size_t len = strlen(out);
+	while (len > 8 && out[len - 1] == '/')
+		out[--len] = '\0';
+	return true;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"db", required_argument, 0, 'd'},          {"listen", required_argument, 0, 'l'},
 		{"threads", required_argument, 0, 't'},     {"access-log", required_argument, 0, 'a'},
 		{"session-idle", required_argument, 0, 'i'}, {"session-max", required_argument, 0, 'm'},
-		{"secure-cookie", no_argument, 0, 'S'},
+		{"secure-cookie", no_argument, 0, 'S'},     {"public-url", required_argument, 0, 'u'},
 		{"max-body", required_argument, 0, 'b'},    {0, 0, 0, 0},
 	};
-	const char *dbpath = "yiqiban.db", *logpath = "-";
+	const char *dbpath = "yiqiban.db", *logpath = "-", *given_url = NULL;
+	char pub[512];
 	struct app app;
 	struct err e;
 	struct http_server *srv = NULL;
@@ -48,6 +71,7 @@ int cmd_serve(int argc, char **argv)
 		case 'l': app.cfg.addr = optarg; break;
 		case 'a': logpath = optarg; break;
 		case 'S': app.cfg.cookie_secure = true; break;
+		case 'u': given_url = optarg; break;
 		case 't':
 		case 'i':
 		case 'm':
@@ -73,6 +97,11 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "yiqiban serve: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (given_url && !public_url(given_url, NULL, 0, pub, sizeof pub)) {
+		fprintf(stderr, "yiqiban serve: --public-url must start with http:// or https://\n");
+		return 2;
+	}
+	app.cfg.public_url = given_url ? pub : NULL;
 
 	if (strcmp(logpath, "-") == 0)
 		app.cfg.access_log = stdout;
@@ -115,10 +144,26 @@ int cmd_serve(int argc, char **argv)
 	routes_all(&nroutes);
 	app.metrics = metrics_new(nroutes);
 	app.started_ms = now_ms();
+	if (!given_url) {
+		/* Known before start unless the port is 0 (then set right after start,
+		 * before the port is announced: no client can know it earlier). */
+		const char *colon = strrchr(app.cfg.addr, ':');
+		int64_t port = 0;
+		if (colon && parse_i64(colon + 1, &port) && port > 0) {
+			public_url(NULL, app.cfg.addr, (int)port, pub, sizeof pub);
+			app.cfg.public_url = pub;
+		}
+	}
 	if (http_server_start(&app, &srv, &e)) {
 		cli_error(&e);
 		goto out;
 	}
+	if (!app.cfg.public_url) {
+		public_url(NULL, app.cfg.addr, http_server_port(srv), pub, sizeof pub);
+		app.cfg.public_url = pub;
+	}
+	if (!given_url)
+		log_info("enterprise codes link to %s (set --public-url for printed codes)", pub);
 	log_info("yiqiban %s listening on http://%s (port %d, database %s, %d threads)",
 		 YIQIBAN_VERSION, app.cfg.addr, http_server_port(srv), dbpath, app.cfg.threads);
 	int sig;

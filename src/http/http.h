@@ -37,6 +37,7 @@ struct http_config {
 	int64_t session_max_ms;    /* web session absolute lifetime */
 	bool cookie_secure;        /* add Secure to the session cookie (behind TLS) */
 	FILE *access_log;          /* JSON lines; NULL = none */
+	const char *public_url;    /* base of links printed in codes: "https://yqb.example.cn" */
 };
 
 struct app {

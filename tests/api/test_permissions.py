@@ -86,6 +86,14 @@ ROUTES = [
     ("GET", "/api/v1/credit-codes/{code}", "login", "91440101MA5CJQ4N59", None, 200),
     ("GET", "/api/v1/my/enterprise", "enterprise.self", None, None, 200),
     ("PATCH", "/api/v1/my/enterprise", "enterprise.self", None, {}, 200),
+    ("GET", "/api/v1/enterprises/{id}/code", "enterprise.read", MISSING, None, 404),
+    ("GET", "/api/v1/enterprises/{id}/code.svg", "enterprise.read", MISSING, None, 404),
+    ("GET", "/api/v1/enterprises/{id}/code.png", "enterprise.read", MISSING, None, 404),
+    ("GET", "/api/v1/enterprises/{id}/checkin-code", "enterprise.self", MISSING, None, 404),
+    ("POST", "/api/v1/checkin/verify", "checkin.verify", None, {}, 400),
+    # "{token}" stays in the path: a token that does not verify
+    ("GET", "/api/v1/public/e/{token}", "public", None, None, 404),
+    ("GET", "/e/{token}", "public", None, None, 404),
 ]
 
 
