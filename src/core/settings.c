@@ -13,6 +13,8 @@
 static const struct setting_def defs[] = {
 	{"login.max_failures", 5, 1, 100, "failed logins in a row that lock an account"},
 	{"login.lock_minutes", 15, 1, 1440, "how long a locked account stays locked"},
+	{"team.max_enterprises_per_official", 30, 1, 10000,
+	 "enterprises one official may serve before the blind-spot report lists them"},
 	{NULL, 0, 0, 0, NULL},
 };
 

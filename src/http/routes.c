@@ -22,6 +22,7 @@ static const struct route *const tables[] = {
 	api_system_routes, api_auth_routes, api_user_routes, api_dept_routes, api_audit_routes,
 	api_enterprise_routes,
 	api_ecode_routes,
+	api_team_routes, api_ledger_routes,
 };
 
 static struct route *all;

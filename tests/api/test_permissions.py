@@ -94,6 +94,20 @@ ROUTES = [
     # "{token}" stays in the path: a token that does not verify
     ("GET", "/api/v1/public/e/{token}", "public", None, None, 404),
     ("GET", "/e/{token}", "public", None, None, 404),
+    ("GET", "/api/v1/enterprises/{id}/team", "enterprise.read", MISSING, None, 404),
+    ("POST", "/api/v1/enterprises/{id}/team", "team.write", MISSING, {}, 400),
+    # "{user_id}" stays in the path: not an id
+    ("DELETE", "/api/v1/enterprises/{id}/team/{user_id}", "team.write", MISSING, None, 404),
+    ("GET", "/api/v1/users/{id}/enterprises", "enterprise.read", "{self}", None, 200),
+    ("GET", "/api/v1/reports/blind-spots", "blindspot.read", None, None, 200),
+    ("GET", "/api/v1/ledger", "ledger.read", None, None, 200),
+    ("POST", "/api/v1/ledger", "ledger.write", None, {}, 400),
+    ("GET", "/api/v1/ledger/summary", "ledger.read", None, None, 200),
+    ("GET", "/api/v1/ledger/export.xlsx", "ledger.read", None, None, 200),
+    ("GET", "/api/v1/ledger/{id}", "ledger.read", MISSING, None, 404),
+    ("PATCH", "/api/v1/ledger/{id}", "ledger.write", MISSING, {}, 404),
+    ("POST", "/api/v1/ledger/{id}/progress", "ledger.write", MISSING, {}, 400),
+    ("GET", "/api/v1/ledger/{id}/progress", "ledger.read", MISSING, None, 404),
 ]
 
 
