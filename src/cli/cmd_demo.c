@@ -13,6 +13,7 @@
 #include "cli/demo_data.h"
 #include "core/dept.h"
 #include "core/enterprise.h"
+#include "core/team.h"
 #include "core/tenant.h"
 #include "core/user.h"
 #include "db/db.h"
@@ -113,6 +114,73 @@ static int gen_fn(struct db *db, void *arg, struct err *e)
 			return rc;
 		if (n == j->start)
 			j->first_id = w.id;
+	}
+	return 0;
+}
+
+/* Officials who serve enterprises (包联干部), spread over the departments. */
+#define DEMO_OFFICIALS 60
+static const char *const official_depts[] = {"amr", "amr-reg", "tax", "hrss", "housing", "eco",
+					     "urban", "fire", "sti", "commerce", "finance", "dehua",
+					     "yimalu", "daxuelu", "mazhai", "gsb"};
+
+struct team_job {
+	const struct actor *who;
+	int64_t tenant;
+	const int64_t *officials;
+	struct demo_rng *rng;
+	int64_t after;  /* enterprises with id > after ... */
+	int64_t limit;  /* ... at most this many per job */
+	int64_t last;   /* out: last enterprise id seen, 0 = none left */
+};
+
+static int assign(struct db *db, const struct team_job *j, int64_t ent, int64_t user,
+		  const char *role, struct err *e)
+{
+	struct team_write w = {.who = j->who, .scope = SCOPE_ALL, .tenant_id = j->tenant,
+			       .enterprise_id = ent, .user_id = user, .role = role, .now = now_ms()};
+	return team_assign(db, &w, e);
+}
+
+/* Key enterprises get a lead and a member (a few only members: blind spots to
+ * find); one in five other active enterprises gets one official. The choice
+ * of officials is skewed so that some serve more than the allowed maximum. */
+static int team_fn(struct db *db, void *arg, struct err *e)
+{
+	struct team_job *j = arg;
+	struct db_stmt *st = NULL;
+	int64_t rows[DEMO_BATCH][2];
+	int n = 0, rc = db_queryf(db, &st, e,
+				  "SELECT id, is_key FROM enterprises WHERE tenant_id = $1 AND id > $2 "
+				  "AND status = 'active' ORDER BY id LIMIT $3",
+				  "iii", j->tenant, j->after, j->limit);
+	if (rc)
+		return rc;
+	while (n < DEMO_BATCH && (rc = db_step(st, e)) == DB_ROW) {
+		rows[n][0] = db_column_int64(st, 0);
+		rows[n][1] = db_column_int64(st, 1);
+		n++;
+	}
+	db_finalize(st);
+	if (rc < 0)
+		return rc;
+	rc = 0;
+	j->last = n ? rows[n - 1][0] : 0;
+	for (int i = 0; i < n; i++) {
+		int64_t ent = rows[i][0];
+		/* skew: a third of the picks go to the first eight officials */
+		int64_t a = demo_rng_below(j->rng, 3) == 0 ? (int64_t)demo_rng_below(j->rng, 8)
+							   : (int64_t)demo_rng_below(j->rng, DEMO_OFFICIALS);
+		int64_t b = (a + 1 + (int64_t)demo_rng_below(j->rng, DEMO_OFFICIALS - 1)) % DEMO_OFFICIALS;
+		if (rows[i][1]) {
+			bool leaderless = demo_rng_below(j->rng, 40) == 0;
+			rc = assign(db, j, ent, j->officials[a], leaderless ? "member" : "lead", e);
+			if (!rc)
+				rc = assign(db, j, ent, j->officials[b], "member", e);
+		} else if (demo_rng_below(j->rng, 5) == 0)
+			rc = assign(db, j, ent, j->officials[a], "lead", e);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -231,10 +299,43 @@ int cmd_demo(int argc, char **argv)
 		if (db_query_i64(rdb, &added_e, &e,
 				 "SELECT COUNT(*) FROM enterprises WHERE tenant_id = $1", "i", tenant))
 			goto fail;
+
+		/* officials and service teams */
+		int64_t officials[DEMO_OFFICIALS];
+		for (int i = 0; i < DEMO_OFFICIALS; i++) {
+			char login[32], name[32];
+			struct demo_rng nr;
+			demo_rng_seed(&nr, DEMO_SEED + 1000 + (uint64_t)i);
+			struct demo_entity d;
+			demo_entity(&nr, 1, &d);
+			snprintf(login, sizeof login, "official%02d", i + 1);
+			snprintf(name, sizeof name, "%s", d.legal_rep);
+			struct user_write w = {.who = &sys, .tenant_id = tenant, .login = login,
+					       .display_name = name, .set_roles = true,
+					       .roles = 1u << ROLE_HANDLER, .password_hash = hash,
+					       .set_department = true, .now = now_ms()};
+			if (db_query_i64(rdb, &w.department_id, &e,
+					 "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2",
+					 "it", tenant, official_depts[i % ARRAY_SIZE(official_depts)]))
+				goto fail;
+			if (db_pool_write(pool, user_create, &w, &e))
+				goto fail;
+			officials[i] = w.id;
+		}
+		struct demo_rng tr;
+		demo_rng_seed(&tr, DEMO_SEED + 7);
+		for (struct team_job j = {&sys, tenant, officials, &tr, 0, DEMO_BATCH, 1}; j.last;
+		     j.after = j.last)
+			if (db_pool_write(pool, team_fn, &j, &e))
+				goto fail;
 	}
 	printf("demo district 二七区 ready in %s: %d departments, %d users and %lld enterprises "
 	       "added\n",
 	       dbpath, added_d, added_u, (long long)added_e);
+	if (added_e)
+		printf("%d officials (official01 … official%02d, handlers in several departments) serve "
+		       "the enterprises' service teams\n",
+		       DEMO_OFFICIALS, DEMO_OFFICIALS);
 	printf("\n  %-12s %-14s %s\n", "login", "password", "role");
 	for (size_t i = 0; i < ARRAY_SIZE(users); i++) {
 		const struct role_info *ri = role_info((enum role)role_from_code(users[i].roles));
