@@ -17,6 +17,7 @@
 #include "core/dept.h"
 #include "core/tenant.h"
 #include "core/user.h"
+#include "core/workcal.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "http/http.h"
@@ -151,6 +152,9 @@ int cmd_init(int argc, char **argv)
 	}
 	struct actor sys;
 	system_actor(&sys, t.id);
+	struct workcal_seed seed = {.who = &sys, .tenant_id = t.id, .now = now_ms()};
+	if (db_pool_write(pool, workcal_seed, &seed, &e))
+		goto fail;
 	password_generate(otp);
 	if (password_hash(otp, hash, &e))
 		goto fail;
@@ -162,6 +166,7 @@ int cmd_init(int argc, char **argv)
 		goto fail;
 	printf("database:   %s (schema version %d)\n", c.db, migrate_latest());
 	printf("tenant:     %s (%s, id %" PRId64 ")\n", c.tenant, o.name, t.id);
+	printf("calendar:   %d built-in holiday year(s) loaded\n", seed.loaded);
 	printf("admin:      %s\n", o.admin);
 	printf("password:   %s   (one-time: change it at first login)\n", otp);
 	status = 0;

@@ -16,6 +16,7 @@
 #include "core/team.h"
 #include "core/tenant.h"
 #include "core/user.h"
+#include "core/workcal.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "base/banned.h"
@@ -231,6 +232,10 @@ int cmd_demo(int argc, char **argv)
 	struct actor sys = {.tenant_id = tenant, .roles = 1u << ROLE_ADMIN};
 	snprintf(sys.login, sizeof sys.login, "demo");
 	snprintf(sys.request_id, sizeof sys.request_id, "demo");
+	/* the shipped holiday years, unless the tenant already had them */
+	struct workcal_seed seed = {.who = &sys, .tenant_id = tenant, .now = now_ms()};
+	if (db_pool_write(pool, workcal_seed, &seed, &e))
+		goto fail;
 
 	for (size_t i = 0; i < ARRAY_SIZE(depts); i++) {
 		int64_t id = 0, parent = 0;

@@ -45,6 +45,7 @@ static const char *const perm_names[PERM__COUNT] = {
 	[PERM_LEDGER_READ] = "ledger.read",
 	[PERM_LEDGER_WRITE] = "ledger.write",
 	[PERM_CHECKIN_VERIFY] = "checkin.verify",
+	[PERM_CALENDAR_WRITE] = "calendar.write",
 };
 
 static const char *const scope_names[] = {
@@ -63,6 +64,7 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_ENTERPRISE_PII] = SCOPE_ALL, [PERM_TEAM_WRITE] = SCOPE_ALL,
 		[PERM_BLINDSPOT_READ] = SCOPE_ALL, [PERM_LEDGER_READ] = SCOPE_ALL,
 		[PERM_LEDGER_WRITE] = SCOPE_ALL, [PERM_CHECKIN_VERIFY] = SCOPE_ALL,
+		[PERM_CALENDAR_WRITE] = SCOPE_ALL,
 	},
 	[ROLE_LEADER] = {
 		[PERM_USER_READ] = SCOPE_ALL, [PERM_DEPT_READ] = SCOPE_ALL,

@@ -64,6 +64,7 @@ enum perm {
 	PERM_LEDGER_READ,      /* the key-enterprise ledger */
 	PERM_LEDGER_WRITE,     /* add ledger items, record progress, change status */
 	PERM_CHECKIN_VERIFY,   /* verify an enterprise's rotating check-in code on site */
+	PERM_CALENDAR_WRITE,   /* the working-day calendar: holiday years, working hours */
 	PERM__COUNT
 };
 

@@ -23,6 +23,7 @@ static const struct route *const tables[] = {
 	api_enterprise_routes,
 	api_ecode_routes,
 	api_team_routes, api_ledger_routes,
+	api_calendar_routes,
 };
 
 static struct route *all;

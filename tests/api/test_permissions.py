@@ -26,7 +26,8 @@ GRANTS = {
               "dept.write": "all", "audit.read": "all", "settings.write": "all",
               "token.own": "self", "enterprise.read": "all", "enterprise.write": "all",
               "enterprise.pii": "all", "team.write": "all", "blindspot.read": "all",
-              "ledger.read": "all", "ledger.write": "all", "checkin.verify": "all"},
+              "ledger.read": "all", "ledger.write": "all", "checkin.verify": "all",
+              "calendar.write": "all"},
     "leader": {"user.read": "all", **_BASIC, **_ENT_STAFF, "blindspot.read": "all",
                "ledger.read": "all", "ledger.write": "all"},
     "dispatcher": {"user.read": "all", **_BASIC, **_ENT_STAFF, "blindspot.read": "all",
@@ -108,6 +109,14 @@ ROUTES = [
     ("PATCH", "/api/v1/ledger/{id}", "ledger.write", MISSING, {}, 404),
     ("POST", "/api/v1/ledger/{id}/progress", "ledger.write", MISSING, {}, 400),
     ("GET", "/api/v1/ledger/{id}/progress", "ledger.read", MISSING, None, 404),
+    # the working-day calendar; "{year}" stays in the path: not a year (404)
+    ("GET", "/api/v1/calendar", "login", None, None, 200),
+    ("GET", "/api/v1/calendar/check", "login", None, None, 200),
+    ("POST", "/api/v1/calendar/deadline", "login", None, {}, 400),
+    ("PUT", "/api/v1/calendar/years/{year}", "calendar.write", None, {}, 404),
+    ("DELETE", "/api/v1/calendar/years/{year}", "calendar.write", None, None, 404),
+    ("GET", "/api/v1/calendar/workhours", "login", None, None, 200),
+    ("PUT", "/api/v1/calendar/workhours", "calendar.write", None, {}, 400),
 ]
 
 
@@ -237,6 +246,10 @@ class Matrix(unittest.TestCase):
             ("POST", "/api/v1/departments", "dept.write", {"code": "evil", "name": "x"}),
             ("PATCH", "/api/v1/departments/2", "dept.write", {"name": "renamed"}),
             ("DELETE", "/api/v1/departments/23", "dept.write", None),
+            ("PUT", "/api/v1/calendar/years/2027", "calendar.write",
+             {"days": [{"day": "2027-01-01", "kind": "holiday"}]}),
+            ("DELETE", "/api/v1/calendar/years/2025", "calendar.write", None),
+            ("PUT", "/api/v1/calendar/workhours", "calendar.write", {"workhours": "00:00-24:00"}),
         ]
         before = self.srv.counts()
         snapshot = self.srv.sql("SELECT * FROM users ORDER BY id")
