@@ -18,6 +18,7 @@ extern const struct route api_enterprise_routes[];
 extern const struct route api_ecode_routes[];
 extern const struct route api_team_routes[], api_ledger_routes[];
 extern const struct route api_calendar_routes[];
+extern const struct route api_import_routes[];
 
 /* Common query parameters of list endpoints: ?limit=&after= (keyset on id). */
 struct page {

@@ -41,6 +41,22 @@ static const struct cmd cmds[] = {
 	{"audit", cmd_audit, "yiqiban audit verify [--db PATH]",
 	 "Check the hash chain of the audit log. Exit status 0 if intact; otherwise\n"
 	 "print the first row that was changed or removed and exit 1."},
+	{"import", cmd_import,
+	 "yiqiban import enterprises FILE [--db PATH] [--tenant CODE] [--errors OUT.csv|OUT.xlsx]\n"
+	 "                              [--accept-check-failures] [--batch N]",
+	 "Import market entities from a CSV (UTF-8, with or without BOM, or GBK/GB18030)\n"
+	 "or .xlsx file (its first worksheet). The header row names the columns in\n"
+	 "Chinese or English: 统一社会信用代码/credit_code and 企业名称/name are required;\n"
+	 "类型, 法定代表人, 联系电话, 地址, 纬度, 经度, 行业门类, 行业大类, 规模, 成立日期,\n"
+	 "状态, 重点企业, 标签 are optional; unknown columns are ignored with a warning.\n"
+	 "Rows are upserted by credit code in batches (--batch, default 500), so running\n"
+	 "the same file again changes nothing and an interrupted import can simply be\n"
+	 "run again. Rows that fail validation, and a credit code repeated later in the\n"
+	 "file, are refused and listed in the report written by --errors (CSV, or XLSX\n"
+	 "by the .xlsx extension). --accept-check-failures admits credit codes whose\n"
+	 "check character is wrong (early pilot codes). A progress bar is drawn on a\n"
+	 "terminal. Exit status 0 when the file was processed (even with refused rows),\n"
+	 "1 when it could not be (unreadable, a required column missing, ...)."},
 	{"backup", cmd_backup, "yiqiban backup [--db PATH] DEST",
 	 "Write an online, consistent copy of the database to DEST (a new file), safe\n"
 	 "while the server runs, and check the copy's integrity."},

@@ -814,14 +814,16 @@ static int where(struct db *db, const struct actor *who, enum scope scope,
 				       "credit_code filter needs 2 to 18 characters");
 		for (size_t i = 0; i <= n; i++)
 			up[i] = (char)toupper((unsigned char)f->credit_code[i]);
+		/* codes are stored upper-case; the texts must outlive the query */
+		static _Thread_local char code[20], hi[20];
+		snprintf(code, sizeof code, "%s", up);
 		if (n == 18)
-			buf_addf(sql, " AND e.credit_code = $%d", db_args_text(a, f->credit_code));
+			buf_addf(sql, " AND e.credit_code = $%d", db_args_text(a, code));
 		else {
 			/* prefix: a range scan on the unique index */
-			static _Thread_local char hi[20];
 			snprintf(hi, sizeof hi, "%s\x7f", up);
 			buf_addf(sql, " AND e.credit_code >= $%d AND e.credit_code < $%d",
-				 db_args_text(a, f->credit_code), db_args_text(a, hi));
+				 db_args_text(a, code), db_args_text(a, hi));
 		}
 	}
 #define EQ(field, col)                                                                        \

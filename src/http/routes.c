@@ -24,6 +24,7 @@ static const struct route *const tables[] = {
 	api_ecode_routes,
 	api_team_routes, api_ledger_routes,
 	api_calendar_routes,
+	api_import_routes,
 };
 
 static struct route *all;

@@ -95,6 +95,13 @@ ROUTES = [
     # "{token}" stays in the path: a token that does not verify
     ("GET", "/api/v1/public/e/{token}", "public", None, None, 404),
     ("GET", "/e/{token}", "public", None, None, 404),
+    # imports and exports; a JSON body is refused before anything is read (400)
+    ("POST", "/api/v1/imports/enterprises", "enterprise.write", None, {}, 400),
+    ("GET", "/api/v1/imports/{id}", "enterprise.write", MISSING, None, 404),
+    ("GET", "/api/v1/imports/{id}/errors.csv", "enterprise.write", MISSING, None, 404),
+    ("GET", "/api/v1/imports/{id}/errors.xlsx", "enterprise.write", MISSING, None, 404),
+    ("GET", "/api/v1/enterprises/export.csv", "enterprise.read", None, None, 200),
+    ("GET", "/api/v1/enterprises/export.xlsx", "enterprise.read", None, None, 200),
     ("GET", "/api/v1/enterprises/{id}/team", "enterprise.read", MISSING, None, 404),
     ("POST", "/api/v1/enterprises/{id}/team", "team.write", MISSING, {}, 400),
     # "{user_id}" stays in the path: not an id
