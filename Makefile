@@ -7,7 +7,7 @@
 # Variables: ADDR (demo listen address, default 127.0.0.1:8080), DEMO_DB.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libqrencode libpng libzip expat xlsxwriter
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libqrencode libpng libzip expat xlsxwriter libcurl
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wvla -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wundef

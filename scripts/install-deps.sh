@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config make
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev
-  libqrencode-dev libpng-dev libxlsxwriter-dev libzip-dev libexpat1-dev libpq-dev
+  libqrencode-dev libpng-dev libxlsxwriter-dev libzip-dev libexpat1-dev libpq-dev libcurl4-openssl-dev
   libcmocka-dev
   sqlite3 curl python3
 )

@@ -14,11 +14,17 @@ extern const struct route api_auth_routes[];
 extern const struct route api_user_routes[];
 extern const struct route api_dept_routes[];
 extern const struct route api_audit_routes[];
-extern const struct route api_enterprise_routes[];
-extern const struct route api_ecode_routes[];
 extern const struct route api_team_routes[], api_ledger_routes[];
-extern const struct route api_calendar_routes[];
+extern const struct route api_enterprise_routes[];
 extern const struct route api_import_routes[];
+extern const struct route api_calendar_routes[];
+extern const struct route api_ecode_routes[];
+extern const struct route api_request_routes[];
+extern const struct route api_open311_routes[];
+extern const struct route api_stats_routes[];
+extern const struct route api_notify_routes[];
+extern const struct route api_attachment_routes[];
+extern const struct route api_suggest_routes[];
 
 /* Common query parameters of list endpoints: ?limit=&after= (keyset on id). */
 struct page {

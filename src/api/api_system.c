@@ -139,7 +139,7 @@ static int put_fn(struct db *db, void *arg, struct err *e)
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return settings_validate(db, j->who->tenant_id, e);
 }
 
 static int h_settings_put(struct req *r)

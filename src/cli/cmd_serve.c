@@ -16,6 +16,8 @@
 #include "core/tenant.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "jobs/scheduler.h"
+#include "jobs/webhook.h"
 #include "base/banned.h"
 
 /*
@@ -47,14 +49,18 @@ int cmd_serve(int argc, char **argv)
 		{"threads", required_argument, 0, 't'},     {"access-log", required_argument, 0, 'a'},
 		{"session-idle", required_argument, 0, 'i'}, {"session-max", required_argument, 0, 'm'},
 		{"secure-cookie", no_argument, 0, 'S'},     {"public-url", required_argument, 0, 'u'},
-		{"max-body", required_argument, 0, 'b'},    {0, 0, 0, 0},
+		{"max-body", required_argument, 0, 'b'},    {"no-scheduler", no_argument, 0, 'N'},
+		{"scheduler-interval", required_argument, 0, 'I'},
+		{"webhook-allow-private", no_argument, 0, 'P'}, {0, 0, 0, 0},
 	};
 	const char *dbpath = "yiqiban.db", *logpath = "-", *given_url = NULL;
 	char pub[512];
 	struct app app;
 	struct err e;
 	struct http_server *srv = NULL;
-	int64_t n;
+	struct scheduler *sched = NULL;
+	bool scheduler_on = true, curl_ready = false;
+	int64_t n, interval = 30;
 	int c, status = 1;
 
 	memset(&app, 0, sizeof app);
@@ -72,6 +78,14 @@ int cmd_serve(int argc, char **argv)
 		case 'a': logpath = optarg; break;
 		case 'S': app.cfg.cookie_secure = true; break;
 		case 'u': given_url = optarg; break;
+		case 'N': scheduler_on = false; break;
+		case 'P': webhook_set_allow_private(true); break;
+		case 'I':
+			if (!parse_i64(optarg, &interval) || interval < 1 || interval > 86400) {
+				fprintf(stderr, "yiqiban serve: --scheduler-interval must be 1 to 86400 seconds\n");
+				return 2;
+			}
+			break;
 		case 't':
 		case 'i':
 		case 'm':
@@ -164,6 +178,21 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (!given_url)
 		log_info("enterprise codes link to %s (set --public-url for printed codes)", pub);
+	if (webhook_global_init()) {
+		err_set(&e, ERR_INTERNAL, NULL, "无法初始化 libcurl", "cannot initialise libcurl");
+		cli_error(&e);
+		goto out;
+	}
+	curl_ready = true;
+	if (scheduler_on) {
+		/* the digital employee: its first tick is done when this returns */
+		if (scheduler_start(app.pool, (int)interval, &sched, &e)) {
+			cli_error(&e);
+			goto out;
+		}
+		log_info("digital employee: ticks every %d s%s", (int)interval,
+			 webhook_allow_private() ? ", webhooks may reach private addresses" : "");
+	}
 	log_info("yiqiban %s listening on http://%s (port %d, database %s, %d threads)",
 		 YIQIBAN_VERSION, app.cfg.addr, http_server_port(srv), dbpath, app.cfg.threads);
 	int sig;
@@ -172,6 +201,9 @@ int cmd_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv);
+	scheduler_stop(sched); /* before the pool it writes through */
+	if (curl_ready)
+		webhook_global_cleanup();
 	db_pool_free(app.pool);
 	metrics_free(app.metrics);
 	if (app.cfg.access_log && app.cfg.access_log != stdout)

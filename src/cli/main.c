@@ -8,17 +8,25 @@
 #include "cli/cli.h"
 #include "base/banned.h"
 
+int cmd_import(int argc, char **argv); /* cmd_import.c (belongs in cli.h) */
+int cmd_stats(int argc, char **argv);  /* cmd_stats.c (belongs in cli.h) */
+
 static const struct cmd cmds[] = {
 	{"serve", cmd_serve,
 	 "yiqiban serve [--db PATH] [--listen HOST:PORT] [--threads N] [--access-log FILE|-]\n"
 	 "              [--session-idle SECONDS] [--session-max SECONDS] [--secure-cookie]\n"
-	 "              [--max-body BYTES]",
+	 "              [--max-body BYTES] [--no-scheduler] [--scheduler-interval SECONDS]\n"
+	 "              [--webhook-allow-private]",
 	 "Start the HTTP server on an initialised database, applying any pending\n"
 	 "migrations first. Defaults: --db yiqiban.db, --listen 127.0.0.1:8080 (port 0\n"
 	 "picks a free port), --threads 8, access log (JSON lines) to stdout ('off' for\n"
 	 "none); browser sessions end after 1800 idle seconds or 43200 s in all.\n"
 	 "--max-body limits request bodies of routes without a limit of their own\n"
 	 "(default 65536 bytes; larger bodies get 413).\n"
+	 "The digital employee (reminders, escalation, return visits, auto-close,\n"
+	 "daily reports) ticks every --scheduler-interval seconds (default 30) unless\n"
+	 "--no-scheduler; webhooks are sent by the same component and may reach\n"
+	 "loopback and private addresses only with --webhook-allow-private.\n"
 	 "SIGINT/SIGTERM stop it after in-flight requests."},
 	{"init", cmd_init,
 	 "yiqiban init [--db PATH] [--tenant CODE] [--tenant-name NAME] [--region CODE] [--admin LOGIN]",
@@ -57,6 +65,14 @@ static const struct cmd cmds[] = {
 	 "check character is wrong (early pilot codes). A progress bar is drawn on a\n"
 	 "terminal. Exit status 0 when the file was processed (even with refused rows),\n"
 	 "1 when it could not be (unreadable, a required column missing, ...)."},
+	{"stats", cmd_stats,
+	 "yiqiban stats rebuild [--db PATH] [--tenant CODE]\n"
+	 "yiqiban stats check [--db PATH] [--tenant CODE]",
+	 "The live counters behind the rates (响应率, 解决率, 满意率, 按期结案率) are kept\n"
+	 "in the same transaction as every change of a request. 'rebuild' recounts them\n"
+	 "from the requests table (after upgrading from a version without them, or\n"
+	 "after requests were changed outside the program); 'check' compares them with\n"
+	 "a recount and lists the rows that differ (exit status 1 if any)."},
 	{"backup", cmd_backup, "yiqiban backup [--db PATH] DEST",
 	 "Write an online, consistent copy of the database to DEST (a new file), safe\n"
 	 "while the server runs, and check the copy's integrity."},

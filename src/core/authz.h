@@ -65,6 +65,16 @@ enum perm {
 	PERM_LEDGER_WRITE,     /* add ledger items, record progress, change status */
 	PERM_CHECKIN_VERIFY,   /* verify an enterprise's rotating check-in code on site */
 	PERM_CALENDAR_WRITE,   /* the working-day calendar: holiday years, working hours */
+	PERM_REQUEST_READ,     /* requests: lists, records, timelines */
+	PERM_REQUEST_SUBMIT,   /* raise a request (for oneself, or on an enterprise's behalf) */
+	PERM_REQUEST_DISPATCH, /* classify, dispatch, merge, void, close after a visit */
+	PERM_REQUEST_HANDLE,   /* sign, handle, reply, pause, ask for extension or return */
+	PERM_REQUEST_APPROVE,  /* decide extensions and returns */
+	PERM_REQUEST_SUPERVISE,/* supervision (督办) */
+	PERM_REQUEST_RATE,     /* rate a reply, reopen after an unsatisfied rating */
+	PERM_CATEGORY_WRITE,   /* request categories and time-limit policies */
+	PERM_REPORT_READ,      /* dashboards and rates (响应率、解决率、满意率), by the scope's departments */
+	PERM_WEBHOOK_WRITE,    /* register and manage outgoing webhooks, see their deliveries */
 	PERM__COUNT
 };
 

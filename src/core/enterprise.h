@@ -26,11 +26,11 @@ struct enterprise {
 	int64_t tenant_id;
 	char credit_code[19];
 	bool credit_code_ok;      /* false: admitted despite a failed check */
-	char name[256];           /* up to 100 characters */
+	char name[404];           /* up to 100 characters (4 bytes each at most) */
 	char kind[16];            /* enterprise, individual, cooperative */
-	char legal_rep[128];      /* up to 32 characters */
+	char legal_rep[132];      /* up to 32 characters */
 	char phone[32];
-	char address[512];        /* up to 128 characters */
+	char address[516];        /* up to 128 characters */
 	bool has_location;
 	double lat, lon;          /* WGS-84, valid when has_location */
 	char industry_section[4]; /* GB/T 4754 门类 "A".."T", "" unknown */

@@ -15,6 +15,25 @@ static const struct setting_def defs[] = {
 	{"login.lock_minutes", 15, 1, 1440, "how long a locked account stays locked"},
 	{"team.max_enterprises_per_official", 30, 1, 10000,
 	 "enterprises one official may serve before the blind-spot report lists them"},
+	{"reminder.fraction_percent", 80, 1, 100,
+	 "the digital employee reminds the handler once this share of the handling limit has passed"},
+	{"escalation.leader_after_days", 1, 1, 30,
+	 "working days after the level-1 escalation (department heads) before the leaders are told"},
+	{"visit.auto_close_days", 0, 0, 60,
+	 "working days after the reply before an unrated request is closed (0 = the visit deadline)"},
+	{"rates.weight_response", 10, 0, 100,
+	 "weight of the response rate in the composite score, percent (the three weights sum to 100)"},
+	{"rates.weight_resolution", 50, 0, 100, "weight of the resolution rate in the composite score, percent"},
+	{"rates.weight_satisfaction", 40, 0, 100,
+	 "weight of the satisfaction rate in the composite score, percent"},
+	{"rates.basic_satisfied_percent", 90, 0, 100,
+	 "how much a 'basically satisfied' rating counts in the satisfaction rate, percent of 'satisfied'"},
+	{"rates.target_resolution_percent", 98, 0, 100, "the resolution rate the district aims at, percent"},
+	{"attachments.max_bytes", 10485760, 1024, 33554432,
+	 "largest attachment file, bytes (images and PDF; at most 32 MiB)"},
+	{"attachments.max_per_request", 10, 1, 100, "attachments one request may carry"},
+	{"suggestions.retrain_minutes", 60, 1, 10080,
+	 "the routing model is rebuilt from the dispatch decisions when it is older than this"},
 	{NULL, 0, 0, 0, NULL},
 };
 
@@ -78,4 +97,25 @@ int settings_set_int(struct db *db, const struct actor *who, const char *key, in
 	rc = audit_append(db, who, who->tenant_id, "setting", 0, "set", sum, e);
 	json_decref(sum);
 	return rc;
+}
+
+int settings_validate(struct db *db, int64_t tenant_id, struct err *e)
+{
+	int64_t w[3];
+	static const char *const keys[3] = {"rates.weight_response", "rates.weight_resolution",
+					    "rates.weight_satisfaction"};
+	for (int i = 0; i < 3; i++) {
+		int rc = settings_get_int(db, tenant_id, keys[i], &w[i], e);
+		if (rc)
+			return rc;
+	}
+	int64_t sum = w[0] + w[1] + w[2];
+	if (sum != 100)
+		return err_set(e, ERR_UNPROCESSABLE, "rates.weight_response",
+			       "综合评分的三项权重 rates.weight_response、rates.weight_resolution、"
+			       "rates.weight_satisfaction 之和应为 100（现为 %" PRId64 "）",
+			       "the weights rates.weight_response + rates.weight_resolution + "
+			       "rates.weight_satisfaction must sum to 100 (they sum to %" PRId64 ")",
+			       sum);
+	return 0;
 }

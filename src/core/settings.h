@@ -25,5 +25,8 @@ int settings_get_int(struct db *db, int64_t tenant_id, const char *key, int64_t 
 /* Inside a write job; audited. */
 int settings_set_int(struct db *db, const struct actor *who, const char *key, int64_t v,
 		     struct err *e);
+/* Rules across keys, checked after a change of several (inside the same write job):
+ * the composite-score weights rates.weight_* sum to 100. ERR_UNPROCESSABLE. */
+int settings_validate(struct db *db, int64_t tenant_id, struct err *e);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "base/util.h"
 #include "base/xalloc.h"
+#include "jobs/scheduler.h"
 #include "base/banned.h"
 
 /* Latency bucket upper bounds in seconds. */
@@ -142,6 +143,7 @@ void metrics_render(struct metrics *m, struct app *app, struct buf *o)
 	}
 	buf_addf(o, "yiqiban_db_batch_size_sum %" PRIu64 "\nyiqiban_db_batch_size_count %" PRIu64 "\n",
 		 ds.jobs, ds.commits);
+	scheduler_metrics_render(o);
 	buf_addf(o, "# HELP yiqiban_uptime_seconds Seconds since start.\n"
 		    "# TYPE yiqiban_uptime_seconds gauge\nyiqiban_uptime_seconds %.3f\n",
 		 (double)(now_ms() - app->started_ms) / 1000.0);

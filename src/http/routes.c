@@ -2,7 +2,9 @@
  * routes.c — the route table of the whole API, assembled from the per-file
  * tables in src/api/, and the matcher.
  *
- * Patterns are literal segments and "{name}" parameters. The table is small
+ * Patterns are literal segments and "{name}" parameters; a parameter may
+ * carry a literal suffix ("{code}.json": the value is the segment without
+ * it, so the format of an Open311 resource is part of its route). The table is small
  * (tens of routes), so matching is a linear scan over pre-split patterns; a
  * segment compare fails fast on the first differing byte.
  */
@@ -20,9 +22,15 @@
 
 static const struct route *const tables[] = {
 	api_system_routes, api_auth_routes, api_user_routes, api_dept_routes, api_audit_routes,
+	api_team_routes, api_ledger_routes,
 	api_enterprise_routes,
 	api_ecode_routes,
-	api_team_routes, api_ledger_routes,
+	api_request_routes,
+	api_attachment_routes,
+	api_suggest_routes,
+	api_open311_routes,
+	api_stats_routes,
+	api_notify_routes,
 	api_calendar_routes,
 	api_import_routes,
 };
@@ -71,12 +79,16 @@ static bool match(const char *pat, const char *path, struct req *r)
 		const char *se = strchr(path, '/');
 		size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
 		size_t sl = se ? (size_t)(se - path) : strlen(path);
-		if (pl >= 2 && pat[0] == '{' && pat[pl - 1] == '}') {
-			if (sl == 0 || np == REQ_MAX_PARAMS)
+		const char *close = pl >= 2 && pat[0] == '{' ? memchr(pat, '}', pl) : NULL;
+		if (close) {
+			/* "{name}" or "{name}.ext": the value is what precedes the suffix */
+			size_t xl = (size_t)(pat + pl - close - 1);
+			if (sl <= xl || np == REQ_MAX_PARAMS ||
+			    memcmp(path + sl - xl, close + 1, xl) != 0)
 				return false;
 			names[np] = pat;
 			vals[np] = path;
-			vlens[np] = sl;
+			vlens[np] = sl - xl;
 			np++;
 		} else if (pl != sl || memcmp(pat, path, pl) != 0)
 			return false;

@@ -152,9 +152,12 @@ class Server:
 
     def launch(self):
         self.stderr_lines = []
+        # The digital employee writes on its own clock; tests that want it pass
+        # --scheduler-interval (so background acts never disturb the others).
+        sched = [] if any(a.startswith("--scheduler") for a in self.args) else ["--no-scheduler"]
         self.proc = subprocess.Popen(
             [BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:0", "--access-log",
-             os.path.join(self.dir, "access.log"), *self.args],
+             os.path.join(self.dir, "access.log"), *sched, *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
 

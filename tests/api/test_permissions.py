@@ -27,7 +27,7 @@ GRANTS = {
               "token.own": "self", "enterprise.read": "all", "enterprise.write": "all",
               "enterprise.pii": "all", "team.write": "all", "blindspot.read": "all",
               "ledger.read": "all", "ledger.write": "all", "checkin.verify": "all",
-              "calendar.write": "all"},
+              "calendar.write": "all", "webhook.write": "all"},
     "leader": {"user.read": "all", **_BASIC, **_ENT_STAFF, "blindspot.read": "all",
                "ledger.read": "all", "ledger.write": "all"},
     "dispatcher": {"user.read": "all", **_BASIC, **_ENT_STAFF, "blindspot.read": "all",
@@ -47,6 +47,32 @@ GRANTS = {
     "enterprise": {**_BASIC, "enterprise.read": "self", "enterprise.pii": "self",
                    "enterprise.self": "self"},
 }
+
+# enterprise requests (诉求): read, submit, dispatch, handle, approve, supervise, rate;
+# the catalogue of categories and time limits
+_REQUEST_GRANTS = {
+    "admin": {"request.read": "all", "request.dispatch": "all", "request.supervise": "all",
+              "category.write": "all"},
+    "leader": {"request.read": "all", "request.supervise": "all", "request.approve": "all"},
+    "dept_head": {"request.read": "dept_tree", "request.handle": "dept_tree",
+                  "request.approve": "dept_tree"},
+    "dispatcher": {"request.read": "all", "request.submit": "all", "request.dispatch": "all",
+                   "request.supervise": "all", "request.rate": "all"},
+    "handler": {"request.read": "dept", "request.handle": "dept"},
+    "inspector": {"request.read": "dept"},
+    "grid_worker": {"request.read": "grid", "request.submit": "grid"},
+    "supervisor": {"request.read": "all", "request.submit": "all", "request.supervise": "all"},
+    "experience_officer": {"request.read": "self", "request.submit": "all"},
+    "advisor": {"request.read": "self", "request.submit": "all"},
+    "enterprise": {"request.read": "self", "request.submit": "self", "request.rate": "self"},
+}
+for _role, _grants in _REQUEST_GRANTS.items():
+    GRANTS[_role].update(_grants)
+
+# dashboards and rates (the counters of a department head's departments only)
+for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all"),
+                      ("dept_head", "dept_tree")):
+    GRANTS[_role]["report.read"] = _scope
 
 MISSING = 999999
 # (method, pattern, permission, path parameter value, body, status a permitted caller gets).
@@ -124,6 +150,62 @@ ROUTES = [
     ("DELETE", "/api/v1/calendar/years/{year}", "calendar.write", None, None, 404),
     ("GET", "/api/v1/calendar/workhours", "login", None, None, 200),
     ("PUT", "/api/v1/calendar/workhours", "calendar.write", None, {}, 400),
+    # Open311 GeoReport v2: public, the POST's credential is its api_key (403 without);
+    # "{code}" and "{token}" stay in the path and name nothing (404)
+    ("GET", "/open311/v2/discovery.json", "public", None, None, 200),
+    ("GET", "/open311/v2/discovery.xml", "public", None, None, 200),
+    ("GET", "/open311/v2/services.json", "public", None, None, 200),
+    ("GET", "/open311/v2/services.xml", "public", None, None, 200),
+    ("GET", "/open311/v2/services/{code}.json", "public", None, None, 404),
+    ("GET", "/open311/v2/services/{code}.xml", "public", None, None, 404),
+    ("GET", "/open311/v2/requests.json", "public", None, None, 200),
+    ("GET", "/open311/v2/requests.xml", "public", None, None, 200),
+    ("POST", "/open311/v2/requests.json", "public", None, None, 403),
+    ("POST", "/open311/v2/requests.xml", "public", None, None, 403),
+    ("GET", "/open311/v2/requests/{id}.json", "public", MISSING, None, 404),
+    ("GET", "/open311/v2/requests/{id}.xml", "public", MISSING, None, 404),
+    ("GET", "/open311/v2/tokens/{token}.json", "public", None, None, 404),
+    ("GET", "/open311/v2/tokens/{token}.xml", "public", None, None, 404),
+    ("GET", "/api/v1/request-categories/{id}/open311-attributes", "login", MISSING, None, 404),
+    ("PUT", "/api/v1/request-categories/{id}/open311-attributes", "category.write", MISSING,
+     {}, 400),
+    # the digital employee: inbox, webhooks, daily reports (the harness runs the server
+    # without the scheduler: no report yet, 404)
+    ("GET", "/api/v1/notifications", "login", None, None, 200),
+    ("POST", "/api/v1/notifications/{id}/read", "login", MISSING, None, 404),
+    ("POST", "/api/v1/notifications/read-all", "login", None, {"up_to": "x"}, 400),
+    ("GET", "/api/v1/webhooks", "webhook.write", None, None, 200),
+    ("POST", "/api/v1/webhooks", "webhook.write", None, {}, 400),
+    ("GET", "/api/v1/webhooks/{id}", "webhook.write", MISSING, None, 404),
+    ("PATCH", "/api/v1/webhooks/{id}", "webhook.write", MISSING, {}, 404),
+    ("DELETE", "/api/v1/webhooks/{id}", "webhook.write", MISSING, None, 404),
+    ("GET", "/api/v1/webhooks/{id}/deliveries", "webhook.write", MISSING, None, 404),
+    ("POST", "/api/v1/webhooks/{id}/test", "webhook.write", MISSING, None, 404),
+    ("GET", "/api/v1/reports/daily", "report.read", None, None, 404),
+    # enterprise requests; "{action}" stays in the path: no such action (404)
+    ("POST", "/api/v1/requests", "request.submit", None, {}, 400),
+    ("GET", "/api/v1/requests", "request.read", None, None, 200),
+    ("GET", "/api/v1/requests/{id}", "request.read", MISSING, None, 404),
+    ("GET", "/api/v1/requests/{id}/timeline", "request.read", MISSING, None, 404),
+    ("POST", "/api/v1/requests/{id}/actions/{action}", "login", MISSING, {}, 404),
+    ("GET", "/api/v1/request-categories", "login", None, None, 200),
+    ("POST", "/api/v1/request-categories", "category.write", None, {}, 400),
+    ("PATCH", "/api/v1/request-categories/{id}", "category.write", MISSING, {}, 404),
+    ("GET", "/api/v1/time-limits", "login", None, None, 200),
+    ("PUT", "/api/v1/time-limits", "category.write", None, {}, 400),
+    # attachments: whoever may read the request (404: no such request / attachment)
+    ("POST", "/api/v1/requests/{id}/attachments", "request.read", MISSING, {}, 404),
+    ("GET", "/api/v1/requests/{id}/attachments", "request.read", MISSING, None, 404),
+    ("GET", "/api/v1/attachments/{id}", "request.read", MISSING, None, 404),
+    ("DELETE", "/api/v1/attachments/{id}", "request.read", MISSING, None, 404),
+    # duplicates and routing suggestions; a retrain with an unknown field is 400
+    ("GET", "/api/v1/requests/{id}/suggestions", "request.dispatch", MISSING, None, 404),
+    ("POST", "/api/v1/suggestions/retrain", "request.dispatch", None, {"x": 1}, 400),
+    ("GET", "/api/v1/suggestions/model", "request.dispatch", None, None, 200),
+    # the live rates
+    ("GET", "/api/v1/stats/rates", "report.read", None, None, 200),
+    ("GET", "/api/v1/stats/trend", "report.read", None, None, 200),
+    ("GET", "/api/v1/stats/ranking", "report.read", None, None, 200),
 ]
 
 
@@ -257,6 +339,11 @@ class Matrix(unittest.TestCase):
              {"days": [{"day": "2027-01-01", "kind": "holiday"}]}),
             ("DELETE", "/api/v1/calendar/years/2025", "calendar.write", None),
             ("PUT", "/api/v1/calendar/workhours", "calendar.write", {"workhours": "00:00-24:00"}),
+            ("POST", "/api/v1/webhooks", "webhook.write", {"url": "https://hooks.example.com/x"}),
+            ("POST", "/api/v1/requests", "request.submit", {"type": "help", "content": "x"}),
+            ("POST", "/api/v1/request-categories", "category.write", {"code": "evil", "name": "x"}),
+            ("PUT", "/api/v1/time-limits", "category.write",
+             {"type": "help", "sign_minutes": 30, "handle_days": 1, "visit_days": 1}),
         ]
         before = self.srv.counts()
         snapshot = self.srv.sql("SELECT * FROM users ORDER BY id")
