@@ -20,6 +20,7 @@
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/settings.h"
 #include "core/request_stats.h"
 #include "core/workcal.h"
 #include "db/db.h"
@@ -649,6 +650,24 @@ static int pending_app(struct db *db, int64_t tenant, int64_t req, const char *k
 	return rc < 0 ? rc : 0;
 }
 
+/* Urgent and critical requests must be signed for sooner (the Zhengzhou rule:
+ * urgent matters contacted within 30 minutes to 2 hours); the caps are tenant
+ * settings and never lengthen a policy's limit. */
+static int urgency_cap(struct db *db, int64_t tenant, const char *urgency,
+		       struct time_limits *lim, struct err *e)
+{
+	const char *key = strcmp(urgency, "critical") == 0 ? "urgency.critical_sign_minutes"
+			  : strcmp(urgency, "urgent") == 0  ? "urgency.urgent_sign_minutes"
+							    : NULL;
+	int64_t cap;
+	if (!key)
+		return 0;
+	int rc = settings_get_int(db, tenant, key, &cap, e);
+	if (!rc && cap < lim->sign_minutes)
+		lim->sign_minutes = (int)cap;
+	return rc;
+}
+
 static int cal_fail(struct err *e)
 {
 	if (e->code)
@@ -922,7 +941,8 @@ int request_act(struct db *db, void *arg, struct err *e)
 			}
 			n.category_id = s->category_id;
 		}
-		if ((rc = request_limits(db, s->tenant_id, n.category_id, r.req_type, &lim, e)))
+		if ((rc = request_limits(db, s->tenant_id, n.category_id, r.req_type, &lim, e)) ||
+		    (rc = urgency_cap(db, s->tenant_id, r.urgency, &lim, e)))
 			goto out;
 		n.department_id = s->department_id;
 		n.handler_id = 0;

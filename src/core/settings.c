@@ -13,6 +13,10 @@
 static const struct setting_def defs[] = {
 	{"login.max_failures", 5, 1, 100, "failed logins in a row that lock an account"},
 	{"login.lock_minutes", 15, 1, 1440, "how long a locked account stays locked"},
+	{"urgency.urgent_sign_minutes", 120, 10, 7200,
+	 "an urgent request must be signed for within this many working minutes (at most)"},
+	{"urgency.critical_sign_minutes", 30, 5, 7200,
+	 "a critical request must be signed for within this many working minutes (at most)"},
 	{"team.max_enterprises_per_official", 30, 1, 10000,
 	 "enterprises one official may serve before the blind-spot report lists them"},
 	{"reminder.fraction_percent", 80, 1, 100,

@@ -277,6 +277,18 @@ class Requests(unittest.TestCase):
         self.assertEqual(v.status, 200, v)
         self.assertTrue(v.json.get("ok"), v)
 
+    def test_urgency_shortens_the_sign_limit(self):
+        """Urgent and critical requests get at most 120 / 30 working minutes to be signed."""
+        seen = {}
+        for urgency in ("normal", "urgent", "critical"):
+            q = self.dispatched(urgency=urgency)
+            ev = [e for e in self.c["dispatcher"].get("%s/%d/timeline" % (REQ, q["id"])).json["items"]
+                  if e["action"] == "dispatch"][-1]
+            seen[urgency] = ev["data"]["limits"]["sign_minutes"]
+        self.assertEqual(seen["urgent"], min(120, seen["normal"]))
+        self.assertEqual(seen["critical"], min(30, seen["normal"]))
+        self.assertLess(seen["critical"], seen["urgent"])
+
     def test_reopen_after_unsatisfied(self):
         q = self.signed()
         rid = q["id"]
