@@ -234,7 +234,8 @@ int request_validate(const struct request_input *in, struct err *e)
 	"r.master_id, r.reopen_count, r.supervision_level, r.received_at, r.dispatched_at, "  \
 	"r.signed_at, r.replied_at, r.closed_at, r.sign_due_at, r.handle_due_at, "            \
 	"r.visit_due_at, r.paused_at, r.paused_ms, r.extended_days, r.rating_solved, "        \
-	"r.rating, r.rating_comment, r.closed_on_time, r.version, r.created_at, r.updated_at"
+	"r.rating, r.rating_comment, r.closed_on_time, r.version, r.created_at, r.updated_at, "    \
+	"r.clock_from"
 #define REQ_FROM                                                                              \
 	" FROM requests r LEFT JOIN request_categories c ON c.id = r.category_id "            \
 	"LEFT JOIN enterprises en ON en.id = r.enterprise_id "                               \
@@ -297,6 +298,7 @@ static void read_row(struct db_stmt *st, struct request *r)
 	r->version = db_column_int64(st, 44);
 	r->created_at = db_column_int64(st, 45);
 	r->updated_at = db_column_int64(st, 46);
+	r->clock_from = db_column_int64(st, 47);
 }
 
 void request_release(struct request *r)
@@ -704,13 +706,15 @@ static int save(struct db *db, const struct request *r, struct request *n, int64
 	buf_addf(&sql,
 		 "reopen_count = $%d, supervision_level = $%d, dispatched_at = $%d, signed_at = $%d, "
 		 "replied_at = $%d, closed_at = $%d, sign_due_at = $%d, handle_due_at = $%d, "
-		 "visit_due_at = $%d, paused_at = $%d, paused_ms = $%d, extended_days = $%d, ",
+		 "visit_due_at = $%d, paused_at = $%d, paused_ms = $%d, extended_days = $%d, "
+		 "clock_from = $%d, ",
 		 db_args_int(&a, n->reopen_count), db_args_int(&a, n->supervision_level),
 		 db_args_int(&a, n->dispatched_at), db_args_int(&a, n->signed_at),
 		 db_args_int(&a, n->replied_at), db_args_int(&a, n->closed_at),
 		 db_args_int(&a, n->sign_due_at), db_args_int(&a, n->handle_due_at),
 		 db_args_int(&a, n->visit_due_at), db_args_int(&a, n->paused_at),
-		 db_args_int(&a, n->paused_ms), db_args_int(&a, n->extended_days));
+		 db_args_int(&a, n->paused_ms), db_args_int(&a, n->extended_days),
+		 db_args_int(&a, n->clock_from));
 	if (n->rating_solved >= 0)
 		buf_addf(&sql, "rating_solved = $%d, ", db_args_int(&a, n->rating_solved));
 	else
@@ -946,7 +950,7 @@ int request_act(struct db *db, void *arg, struct err *e)
 			goto out;
 		n.department_id = s->department_id;
 		n.handler_id = 0;
-		n.dispatched_at = s->now;
+		n.dispatched_at = n.clock_from = s->now;
 		n.signed_at = 0;
 		n.extended_days = 0;
 		n.paused_ms = 0;
@@ -1107,6 +1111,7 @@ int request_act(struct db *db, void *arg, struct err *e)
 			goto out;
 		}
 		n.reopen_count++;
+		n.clock_from = s->now;
 		n.rating[0] = n.rating_comment[0] = '\0';
 		n.rating_solved = -1;
 		n.closed_at = n.replied_at = n.visit_due_at = 0;
@@ -1276,7 +1281,7 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 		if (f->view == RV_DUE_SOON)
 			/* due soon needs the calendar: elapsed working time vs allowed */
 			keep = cal && r.handle_due_at && r.state != RS_PAUSED &&
-			       workcal_state(cal, now, r.dispatched_at, r.handle_due_at,
+			       workcal_state(cal, now, r.clock_from, r.handle_due_at,
 					     WORKCAL_SOON_DEFAULT, NULL) == WORKCAL_DUE_SOON;
 		int stop = keep ? each(&r, ctx) : 0;
 		request_release(&r);
@@ -1394,7 +1399,7 @@ json_t *request_json(const struct request *r, int64_t now, const struct workcal 
 				      deadline_json(cal, now, r->dispatched_at, r->sign_due_at,
 						    r->state == RS_DISPATCHED),
 				      "handle",
-				      deadline_json(cal, now, r->dispatched_at, r->handle_due_at, open),
+				      deadline_json(cal, now, r->clock_from, r->handle_due_at, open),
 				      "visit",
 				      deadline_json(cal, now, r->replied_at, r->visit_due_at,
 						    r->state == RS_REPLIED)));

@@ -119,6 +119,7 @@ struct request {
 	int closed_on_time;        /* -1 not closed, 0, 1 */
 	int64_t version;
 	int64_t created_at, updated_at;
+	int64_t clock_from;        /* the handling clock started: the dispatch, or the last reopening */
 };
 
 void request_release(struct request *r);

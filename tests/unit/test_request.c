@@ -1135,6 +1135,9 @@ static void test_reopen(void **state)
 	assert_int_equal(r.reopen_count, 1);
 	/* a new deadline from the reopening: 5 working days after Monday 11-03 */
 	assert_int_equal(r.handle_due_at, EOD("2025-11-10"));
+	/* and the handling clock starts again there: "due soon" is measured from it */
+	assert_int_equal(r.clock_from, L("2025-11-03 10:00"));
+	assert_true(r.clock_from > r.dispatched_at);
 	assert_string_equal(r.rating, "");
 	assert_int_equal(r.rating_solved, -1);
 	assert_int_equal(r.closed_at, 0);
