@@ -794,14 +794,7 @@ static int where(struct db *db, const struct actor *who, enum scope scope,
 				      "enterprise_fts MATCH $%d)",
 				 db_args_text(a, qbuf));
 		} else {
-			qbuf[k++] = '%';
-			for (const char *p = f->q; *p && k + 4 < qsz; p++) {
-				if (*p == '%' || *p == '_' || *p == '\\')
-					qbuf[k++] = '\\';
-				qbuf[k++] = *p;
-			}
-			qbuf[k++] = '%';
-			qbuf[k] = '\0';
+			db_like_contains(f->q, qbuf, qsz);
 			buf_addf(sql, " AND e.name LIKE $%d ESCAPE '\\'", db_args_text(a, qbuf));
 		}
 	}

@@ -984,7 +984,8 @@ int request_act(struct db *db, void *arg, struct err *e)
 			rc = cal_fail(e);
 			goto out;
 		}
-		json_object_set_new(data, "on_time", json_boolean(s->now <= r.handle_due_at));
+		json_object_set_new(data, "on_time",
+				    json_boolean(!r.handle_due_at || s->now <= r.handle_due_at));
 		break;
 	case RA_RETURN_APPLY:
 	case RA_EXTEND_APPLY: {
@@ -1254,15 +1255,7 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 	if (f->received_to)
 		buf_addf(&sql, " AND r.received_at < $%d", db_args_int(&a, f->received_to));
 	if (f->q && *f->q) {
-		size_t k = 0;
-		like[k++] = '%';
-		for (const char *p = f->q; *p && k + 4 < sizeof like; p++) {
-			if (*p == '%' || *p == '_' || *p == '\\')
-				like[k++] = '\\';
-			like[k++] = *p;
-		}
-		like[k++] = '%';
-		like[k] = '\0';
+		db_like_contains(f->q, like, sizeof like);
 		int q = db_args_text(&a, like);
 		buf_addf(&sql, " AND (r.number LIKE $%d ESCAPE '\\' OR r.title LIKE $%d ESCAPE '\\')", q, q);
 	}

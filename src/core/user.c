@@ -415,16 +415,8 @@ int user_list(struct db *db, const struct actor *who, enum scope scope,
 		       " ORDER BY u.id LIMIT $7");
 	like[0] = '\0';
 	if (f->q && *f->q) {
-		/* q is a plain substring: escape LIKE's own wildcards */
-		size_t k = 0;
-		like[k++] = '%';
-		for (const char *q = f->q; *q && k + 4 < sizeof like; q++) {
-			if (*q == '%' || *q == '_' || *q == '\\')
-				like[k++] = '\\';
-			like[k++] = *q;
-		}
-		like[k++] = '%';
-		like[k] = '\0';
+		/* q is a plain substring: LIKE's own wildcards are escaped */
+		db_like_contains(f->q, like, sizeof like);
 	}
 	const char *role = f->role >= 0 && f->role < ROLE__COUNT ? role_info((enum role)f->role)->code : "";
 	rc = db_queryf(db, &st, e, sql.p, "iititti", who->tenant_id, f->after, like,

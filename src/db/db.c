@@ -343,3 +343,30 @@ int db_query_args(struct db *db, struct db_stmt **out, struct err *e, const char
 	*out = st;
 	return 0;
 }
+
+void db_like_contains(const char *q, char *out, size_t n)
+{
+	size_t k = 0;
+	if (n < 3) {
+		if (n)
+			out[0] = '\0';
+		return;
+	}
+	out[k++] = '%';
+	while (*q) {
+		/* the whole next character, escaped if it is special */
+		size_t len = 1;
+		while (((unsigned char)q[len] & 0xC0) == 0x80)
+			len++;
+		bool special = *q == '%' || *q == '_' || *q == '\\';
+		if (k + len + special + 2 > n)
+			break;
+		if (special)
+			out[k++] = '\\';
+		memcpy(out + k, q, len);
+		k += len;
+		q += len;
+	}
+	out[k++] = '%';
+	out[k] = '\0';
+}

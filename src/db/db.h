@@ -159,6 +159,14 @@ int db_args_text(struct db_args *a, const char *s);
 int db_query_args(struct db *db, struct db_stmt **out, struct err *e, const char *sql,
 		  const struct db_args *a);
 
+/*
+ * A LIKE pattern matching q as a plain substring: "%q%" with LIKE's own
+ * wildcards (% and _) and the escape character escaped; use it with
+ * "LIKE $n ESCAPE '\\'". Cut short, never inside a UTF-8 sequence, if it does
+ * not fit in n bytes.
+ */
+void db_like_contains(const char *q, char *out, size_t n);
+
 /* ---- pool: per-thread readers and one group-committing writer ---- */
 
 struct db_pool;

@@ -937,6 +937,30 @@ static void test_backup_while_writing(void **state)
 	db_pool_free(pool);
 }
 
+/* LIKE patterns for plain substrings: wildcards escaped, never cut mid-character. */
+static void test_like_contains(void **state)
+{
+	static const struct {
+		const char *q;
+		size_t n;
+		const char *want;
+	} t[] = {
+		{"abc", 64, "%abc%"},
+		{"50%_off\\", 64, "%50\\%\\_off\\\\%"},
+		{"二七区", 64, "%二七区%"},
+		{"二七区", 9, "%二七%"},  /* 3 + 3 + 2 + NUL: the third character does not fit */
+		{"二七区", 8, "%二%"},
+		{"", 8, "%%"},
+		{"x", 2, ""},
+	};
+	char out[64];
+	(void)state;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		db_like_contains(t[i].q, out, t[i].n);
+		assert_string_equal(out, t[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -954,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_pool_nested_rollback),
 		cmocka_unit_test(test_pool_readers),
 		cmocka_unit_test(test_backup_while_writing),
+		cmocka_unit_test(test_like_contains),
 	};
 
 	alarm(60);
