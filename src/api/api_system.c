@@ -26,6 +26,16 @@ static int h_healthz(struct req *r)
 				    (json_int_t)(now_ms() - r->app->started_ms)));
 }
 
+/* What a person opening the server's address finds until the web UI is served there. */
+static int h_index(struct req *r)
+{
+	return reply_json(r, 200,
+			  json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", "yiqiban 易企办", "version",
+				    r->app->version, "api", "/api/v1/", "openapi",
+				    "/api/v1/openapi.json", "health", "/healthz", "login",
+				    "POST /api/v1/auth/login {\"login\",\"password\"}"));
+}
+
 static int h_metrics(struct req *r)
 {
 	struct buf b;
@@ -167,6 +177,7 @@ static int h_settings_put(struct req *r)
 }
 
 const struct route api_system_routes[] = {
+	{"GET", "/", h_index, PERM_PUBLIC, 0, 0, "服务入口 / what this server offers"},
 	{"GET", "/healthz", h_healthz, PERM_PUBLIC, 0, 0, "健康检查 / health check"},
 	{"GET", "/metrics", h_metrics, PERM_PUBLIC, 0, 0,
 	 "Prometheus 指标 / Prometheus metrics"},

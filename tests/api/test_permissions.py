@@ -79,6 +79,7 @@ MISSING = 999999
 # The requests are harmless: reads, or writes with an invalid body or a missing id, so that
 # a permitted caller gets 400/404/422 and nothing changes. "{self}" is the caller's own id.
 ROUTES = [
+    ("GET", "/", "public", None, None, 200),
     ("GET", "/healthz", "public", None, None, 200),
     ("GET", "/metrics", "public", None, None, 200),
     ("GET", "/api/v1/openapi.json", "public", None, None, 200),
