@@ -3,6 +3,7 @@
 #   make demo       install what is missing, build, start the demo server
 #   make check      install what is missing, build (normal and ASan+UBSan), run every test
 #   make asan       build the sanitizer variant into build/asan/
+#   make bench      measure (bench/run) and write docs/benchmarks.md; bench-smoke: tiny run
 #   make V=1 ...    show the compiler command lines
 # Variables: ADDR (demo listen address, default 127.0.0.1:8080), DEMO_DB.
 
@@ -42,7 +43,7 @@ endif
 ADDR    ?= 127.0.0.1:8080
 DEMO_DB ?= demo-data/yiqiban.db
 
-.PHONY: all deps build asan unit check demo clean api-test fmt
+.PHONY: all deps build asan unit check demo clean api-test fmt bench bench-bin bench-smoke
 .DEFAULT_GOAL := all
 
 all: deps-quiet
@@ -97,6 +98,24 @@ check: deps-quiet
 demo: deps-quiet
 	@$(MAKE) --no-print-directory build VARIANT=release
 	@scripts/demo.sh build/release/yiqiban "$(DEMO_DB)" "$(ADDR)"
+
+# Benchmarks (not tests): bench/run measures and writes docs/benchmarks.md.
+BENCHW  := $(CSTD) $(WARN) -O2 -g
+bench-bin: build/bench/hello build/bench/sqlite_insert
+
+build/bench/hello: bench/hello.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCHW) $(shell pkg-config --cflags libmicrohttpd) -o $@ $< $(shell pkg-config --libs libmicrohttpd)
+
+build/bench/sqlite_insert: bench/sqlite_insert.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCHW) $(shell pkg-config --cflags sqlite3) -o $@ $< $(shell pkg-config --libs sqlite3)
+
+bench: deps-quiet
+	@bench/run
+
+bench-smoke: deps-quiet
+	@bench/run --smoke
 
 clean:
 	rm -rf build

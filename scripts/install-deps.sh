@@ -8,7 +8,7 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev
   libqrencode-dev libpng-dev libxlsxwriter-dev libzip-dev libexpat1-dev libpq-dev libcurl4-openssl-dev
   libcmocka-dev
-  sqlite3 curl python3
+  sqlite3 curl python3 wrk
 )
 
 missing=()

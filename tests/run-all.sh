@@ -3,6 +3,7 @@
 #   1. cmocka unit tests, normal and ASan+UBSan builds
 #   2. API, CLI, permission, bad-input and crash tests (tests/api) against
 #      the real server, normal and ASan+UBSan builds
+#   3. bench/run --smoke: the benchmark pipeline still works end to end (no timing checked)
 set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
@@ -15,6 +16,8 @@ for v in release asan; do
   echo "== API tests against build/$v/yiqiban"
   YQ_BIN="build/$v/yiqiban" python3 tests/api/run.py || status=1
 done
+echo "== benchmark smoke run (bench/run --smoke)"
+bench/run --smoke >/dev/null || { echo "bench/run --smoke: FAILED" >&2; status=1; }
 if [ $status -ne 0 ]; then
   echo "make check: FAILED" >&2
 else
