@@ -181,8 +181,9 @@ static int h_download(struct req *r)
 	r->content_type = arena_strdup(r->arena, a.content_type);
 	if ((rc = attachment_data(req_db(r), &a, send_data, r, &r->err)))
 		return rc;
-	r->extra_header[0] = "Content-Disposition";
-	r->extra_header[1] = disposition(r->arena, a.filename);
+	req_header_add(r, "Content-Disposition", disposition(r->arena, a.filename));
+	/* a stored file never runs as a page of this site, whatever it contains */
+	req_header_add(r, "Content-Security-Policy", "sandbox; default-src 'none'");
 	return 0;
 }
 

@@ -77,8 +77,7 @@ static int h_login(struct req *r)
 	if (strcmp(a.outcome, "locked") == 0 || a.locked_until_after) {
 		int64_t until = a.locked_until_after ? a.locked_until_after : a.locked_until;
 		int64_t secs = (until - a.now + 999) / 1000;
-		r->extra_header[0] = "Retry-After";
-		r->extra_header[1] = arena_printf(r->arena, "%lld", (long long)secs);
+		req_header_add(r, "Retry-After", arena_printf(r->arena, "%lld", (long long)secs));
 		return req_fail(r, ERR_RATE_LIMITED, "login",
 				"登录失败次数过多，账号已锁定，请 %lld 分钟后再试",
 				"too many failed logins: the account is locked for %lld more minutes",

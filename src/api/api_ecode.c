@@ -175,8 +175,7 @@ static int h_verify(struct req *r)
 	if (rc)
 		return rc;
 	if (a.limited) {
-		r->extra_header[0] = "Retry-After";
-		r->extra_header[1] = "600";
+		req_header_add(r, "Retry-After", "600");
 		return req_fail(
 			r, ERR_RATE_LIMITED, a.token ? "qr_token" : "code",
 			"该企业的签到码错误次数过多，请 10 分钟后再试",
@@ -319,9 +318,8 @@ static void html_field(struct buf *b, const char *label, const char *value)
 static int reply_page(struct req *r, int status, struct buf *b)
 {
 	reply_raw(r, status, "text/html; charset=utf-8", b->p, b->len);
-	r->extra_header[0] = "Content-Security-Policy";
-	r->extra_header[1] = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-			     "form-action 'none'; frame-ancestors 'none'";
+	req_header_add(r, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+			     "form-action 'none'; frame-ancestors 'none'");
 	buf_release(b);
 	return 0;
 }

@@ -127,8 +127,7 @@ static int h_run(struct req *r)
 
 static void attachment(struct req *r, const char *name)
 {
-	r->extra_header[0] = "Content-Disposition";
-	r->extra_header[1] = arena_printf(r->arena, "attachment; filename=\"%s\"", name);
+	req_header_add(r, "Content-Disposition", arena_printf(r->arena, "attachment; filename=\"%s\"", name));
 }
 
 static int report(struct req *r, enum tabular_format fmt)

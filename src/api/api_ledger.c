@@ -433,8 +433,7 @@ static int h_export(struct req *r)
 	reply_raw(r, 200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", data,
 		  len);
 	free(data);
-	r->extra_header[0] = "Content-Disposition";
-	r->extra_header[1] = "attachment; filename=\"ledger.xlsx\"";
+	req_header_add(r, "Content-Disposition", "attachment; filename=\"ledger.xlsx\"");
 	return 0;
 }
 

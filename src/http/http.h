@@ -67,6 +67,7 @@ struct route {
 };
 
 #define REQ_MAX_PARAMS 6
+#define REQ_MAX_HEADERS 6
 
 struct req {
 	struct app *app;
@@ -100,7 +101,10 @@ struct req {
 	size_t out_len;            /* bytes sent (out is handed to libmicrohttpd) */
 	const char *content_type;
 	const char *set_cookie;    /* Set-Cookie header value, arena-owned */
-	const char *extra_header[2]; /* name, value (e.g. Retry-After) */
+	int nheaders;
+	struct {
+		const char *name, *value; /* arena-owned or static */
+	} headers[REQ_MAX_HEADERS];   /* extra response headers (Retry-After, Content-Disposition ...) */
 	struct err err;
 };
 
@@ -114,6 +118,9 @@ int req_write(struct req *r, db_write_fn fn, void *arg);
 const char *req_param(struct req *r, const char *name);
 /* Path parameter as a positive id; ERR_NOT_FOUND naming it otherwise. */
 int req_param_id(struct req *r, const char *name, int64_t *out);
+/* Add a response header (strings must live until the request ends); beyond
+ * REQ_MAX_HEADERS the header is dropped and logged. */
+void req_header_add(struct req *r, const char *name, const char *value);
 /* Query-string argument, NULL if absent. */
 const char *req_query(struct req *r, const char *name);
 /* Query argument as int within [min,max]; def if absent; ERR_BAD_REQUEST if bad. */

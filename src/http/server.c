@@ -70,6 +70,17 @@ int req_param_id(struct req *r, const char *name, int64_t *out)
 	return 0;
 }
 
+void req_header_add(struct req *r, const char *name, const char *value)
+{
+	if (r->nheaders == REQ_MAX_HEADERS) {
+		log_error("request %s: too many response headers, dropped %s", r->id, name);
+		return;
+	}
+	r->headers[r->nheaders].name = name;
+	r->headers[r->nheaders].value = value;
+	r->nheaders++;
+}
+
 const char *req_query(struct req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -426,8 +437,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (r->set_cookie)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
-	if (r->extra_header[0])
-		MHD_add_response_header(resp, r->extra_header[0], r->extra_header[1]);
+	for (int i = 0; i < r->nheaders; i++)
+		MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
 	if (r->status == 405 && r->method_mismatch) {
 		const char *allow = routes_allow(r->path, r->arena);
 		if (allow)

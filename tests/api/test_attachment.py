@@ -127,6 +127,7 @@ class Attachments(unittest.TestCase):
                 self.assertEqual(d.status, 200, d)
                 self.assertEqual(d.header("Content-Type"), want)
                 self.assertEqual(d.header("X-Content-Type-Options"), "nosniff")
+                self.assertIn("sandbox", d.header("Content-Security-Policy") or "")
                 self.assertTrue(d.header("Content-Disposition").startswith("attachment;"))
         # the body is the exact bytes (read raw: Response decodes text)
         a = self.c["enterprise"].get("%s/%d/attachments" % (REQ, rid)).json
