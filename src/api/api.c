@@ -17,6 +17,11 @@ json_t *api_list(json_t *items, int64_t next_after)
 			 next_after ? json_integer(next_after) : json_null());
 }
 
+json_t *api_id(int64_t id)
+{
+	return id ? json_integer(id) : json_null();
+}
+
 json_t *api_time(int64_t ms)
 {
 	return ms ? json_integer(ms) : json_null();

@@ -44,6 +44,9 @@ struct enterprise_filter;
 /* The list filters of GET /api/v1/enterprises from the query string (api_enterprise.c). */
 int api_enterprise_filter(struct req *r, struct enterprise_filter *f);
 
+/* An optional reference to JSON: null for 0. */
+json_t *api_id(int64_t id);
+
 /* Milliseconds to JSON: null for 0. */
 json_t *api_time(int64_t ms);
 

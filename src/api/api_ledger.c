@@ -28,11 +28,6 @@
 
 #define EXPORT_MAX_ROWS 50000
 
-static json_t *id_or_null(int64_t id)
-{
-	return id ? json_integer(id) : json_null();
-}
-
 static json_t *item_json(const struct ledger_item *it)
 {
 	json_t *j = json_object();
@@ -44,14 +39,14 @@ static json_t *item_json(const struct ledger_item *it)
 	json_object_set_new(j, "description", json_string(it->description));
 	json_object_set_new(j, "responsible_user_id", json_integer(it->responsible_user_id));
 	json_object_set_new(j, "responsible_name", json_string(it->responsible_name));
-	json_object_set_new(j, "responsible_department_id", id_or_null(it->responsible_dept_id));
+	json_object_set_new(j, "responsible_department_id", api_id(it->responsible_dept_id));
 	json_object_set_new(j, "responsible_department_name",
 			    json_string(it->responsible_dept_name));
 	json_object_set_new(j, "deadline_on", json_string(it->deadline_on));
 	json_object_set_new(j, "deadline_at", json_integer(it->deadline_at));
 	json_object_set_new(j, "status", json_string(ledger_status_name(it->status)));
 	json_object_set_new(j, "overdue", json_boolean(it->overdue));
-	json_object_set_new(j, "created_by", id_or_null(it->created_by));
+	json_object_set_new(j, "created_by", api_id(it->created_by));
 	json_object_set_new(j, "created_at", api_time(it->created_at));
 	json_object_set_new(j, "updated_at", api_time(it->updated_at));
 	json_object_set_new(j, "resolved_at", api_time(it->resolved_at));
@@ -211,7 +206,7 @@ static json_t *progress_json(const struct ledger_progress *p)
 	json_object_set_new(j, "id", json_integer(p->id));
 	json_object_set_new(j, "item_id", json_integer(p->item_id));
 	json_object_set_new(j, "at", api_time(p->at));
-	json_object_set_new(j, "user_id", id_or_null(p->user_id));
+	json_object_set_new(j, "user_id", api_id(p->user_id));
 	json_object_set_new(j, "user_name", json_string(p->user_name));
 	json_object_set_new(j, "note", json_string(p->note));
 	json_object_set_new(j, "status_after", json_string(p->status_after));

@@ -20,11 +20,6 @@
 #include "core/user.h"
 #include "base/banned.h"
 
-static json_t *id_or_null(int64_t id)
-{
-	return id ? json_integer(id) : json_null();
-}
-
 static json_t *member_json(const struct team_member *m)
 {
 	json_t *j = json_object();
@@ -32,11 +27,11 @@ static json_t *member_json(const struct team_member *m)
 	json_object_set_new(j, "login", json_string(m->login));
 	json_object_set_new(j, "display_name", json_string(m->display_name));
 	json_object_set_new(j, "user_status", json_string(m->user_status));
-	json_object_set_new(j, "department_id", id_or_null(m->department_id));
+	json_object_set_new(j, "department_id", api_id(m->department_id));
 	json_object_set_new(j, "department_name", json_string(m->dept_name));
 	json_object_set_new(j, "role", json_string(m->role));
 	json_object_set_new(j, "assigned_at", api_time(m->assigned_at));
-	json_object_set_new(j, "assigned_by", id_or_null(m->assigned_by));
+	json_object_set_new(j, "assigned_by", api_id(m->assigned_by));
 	return j;
 }
 
@@ -99,7 +94,7 @@ static int h_team_assign(struct req *r)
 	if (!out)
 		return r->err.code;
 	json_object_set_new(out, "changed", json_boolean(w.changed));
-	json_object_set_new(out, "demoted_user_id", id_or_null(w.demoted_user_id));
+	json_object_set_new(out, "demoted_user_id", api_id(w.demoted_user_id));
 	return reply_json(r, w.created ? 201 : 200, out);
 }
 
@@ -246,11 +241,11 @@ static int on_row(const struct blindspot_section *s, const struct blindspot_row 
 		json_object_set_new(j, "name", json_string(row->name));
 		json_object_set_new(j, "credit_code", json_string(row->credit_code));
 		json_object_set_new(j, "is_key", json_boolean(row->is_key));
-		json_object_set_new(j, "grid_id", id_or_null(row->grid_id));
+		json_object_set_new(j, "grid_id", api_id(row->grid_id));
 	} else {
 		json_object_set_new(j, "login", json_string(row->login));
 		json_object_set_new(j, "display_name", json_string(row->name));
-		json_object_set_new(j, "department_id", id_or_null(row->department_id));
+		json_object_set_new(j, "department_id", api_id(row->department_id));
 		json_object_set_new(j, "department_name", json_string(row->dept_name));
 		json_object_set_new(j, "enterprises", json_integer(row->value));
 	}
