@@ -309,14 +309,8 @@ int cmd_user(int argc, char **argv)
 			goto fail;
 		w.set_roles = true;
 		if (o.dept) {
-			if (db_query_i64(rdb, &w.department_id, &e,
-					 "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2",
-					 "it", tenant, o.dept)) {
-				if (e.code == ERR_NOT_FOUND)
-					err_set(&e, ERR_NOT_FOUND, "dept", "找不到部门“%s”",
-						"no department with code '%s'", o.dept);
+			if (dept_id_by_code(rdb, tenant, o.dept, &w.department_id, &e))
 				goto fail;
-			}
 			w.set_department = true;
 		}
 	} else if (strcmp(sub, "passwd") != 0 && strcmp(sub, "disable") != 0 &&

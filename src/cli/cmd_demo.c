@@ -736,9 +736,7 @@ static int catalog_fn(struct db *db, void *arg, struct err *e)
 				       .display_name = d.legal_rep, .set_roles = true,
 				       .roles = 1u << ROLE_HANDLER, .password_hash = j->hash,
 				       .set_department = true, .now = now_ms()};
-		if ((rc = db_query_i64(db, &w.department_id, e,
-				       "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2",
-				       "it", j->tenant, desk_depts[i])) ||
+		if ((rc = dept_id_by_code(db, j->tenant, desk_depts[i], &w.department_id, e)) ||
 		    (rc = user_create(db, &w, e)))
 			return rc;
 	}
@@ -747,9 +745,7 @@ static int catalog_fn(struct db *db, void *arg, struct err *e)
 		struct category_write w = {.who = j->who, .tenant_id = j->tenant, .code = dc->code,
 					   .name = dc->name, .sort = (int64_t)i, .now = now_ms()};
 		j->dept_ids[i] = 0;
-		if (dc->dept && (rc = db_query_i64(db, &j->dept_ids[i], e,
-						   "SELECT id FROM departments WHERE tenant_id = $1 "
-						   "AND code = $2", "it", j->tenant, dc->dept)))
+		if (dc->dept && (rc = dept_id_by_code(db, j->tenant, dc->dept, &j->dept_ids[i], e)))
 			return rc;
 		w.department_id = j->dept_ids[i];
 		for (size_t k = 0; dc->parent && k < i; k++)
@@ -891,9 +887,7 @@ static int demo_requests(struct db_pool *pool, struct db *rdb, const struct acto
 	struct req_job j = {.sys = sys, .tenant = tenant, .rng = &rng, .cal = cal, .p = p,
 			    .cat_ids = cat_ids, .dept_ids = dept_ids, .ents = ents, .nents = n,
 			    .plan = plan, .now = now};
-	if ((rc = db_query_i64(rdb, &j.gsb, e,
-			       "SELECT id FROM departments WHERE tenant_id = $1 AND code = 'gsb'", "i",
-			       tenant)))
+	if ((rc = dept_id_by_code(rdb, tenant, "gsb", &j.gsb, e)))
 		goto out;
 	for (j.first = 0; j.first < total; j.first += j.count) {
 		j.count = total - j.first < 250 ? total - j.first : 250;
@@ -963,14 +957,10 @@ int cmd_demo(int argc, char **argv)
 
 	for (size_t i = 0; i < ARRAY_SIZE(depts); i++) {
 		int64_t id = 0, parent = 0;
-		if (db_query_i64(rdb, &id, &e,
-				 "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2", "it",
-				 tenant, depts[i].code) == 0)
+		if (dept_id_by_code(rdb, tenant, depts[i].code, &id, &e) == 0)
 			continue;
 		if (depts[i].parent &&
-		    db_query_i64(rdb, &parent, &e,
-				 "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2", "it",
-				 tenant, depts[i].parent))
+		    dept_id_by_code(rdb, tenant, depts[i].parent, &parent, &e))
 			goto fail;
 		struct dept_write w = {.who = &sys, .tenant_id = tenant, .code = depts[i].code,
 				       .name = depts[i].name, .parent_id = parent,
@@ -990,9 +980,7 @@ int cmd_demo(int argc, char **argv)
 				       .roles = 1u << role_from_code(users[i].roles),
 				       .password_hash = hash, .now = now_ms()};
 		if (users[i].dept) {
-			if (db_query_i64(rdb, &w.department_id, &e,
-					 "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2",
-					 "it", tenant, users[i].dept))
+			if (dept_id_by_code(rdb, tenant, users[i].dept, &w.department_id, &e))
 				goto fail;
 			w.set_department = true;
 		}
@@ -1043,9 +1031,8 @@ int cmd_demo(int argc, char **argv)
 					       .display_name = name, .set_roles = true,
 					       .roles = 1u << ROLE_HANDLER, .password_hash = hash,
 					       .set_department = true, .now = now_ms()};
-			if (db_query_i64(rdb, &w.department_id, &e,
-					 "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2",
-					 "it", tenant, official_depts[i % ARRAY_SIZE(official_depts)]))
+			if (dept_id_by_code(rdb, tenant, official_depts[i % ARRAY_SIZE(official_depts)],
+					    &w.department_id, &e))
 				goto fail;
 			if (db_pool_write(pool, user_create, &w, &e))
 				goto fail;

@@ -561,3 +561,15 @@ out:
 	free(rows);
 	return rc;
 }
+
+int dept_id_by_code(struct db *db, int64_t tenant_id, const char *code, int64_t *id,
+		    struct err *e)
+{
+	int rc = db_query_i64(db, id, e,
+			      "SELECT id FROM departments WHERE tenant_id = $1 AND code = $2", "it",
+			      tenant_id, code);
+	if (rc == ERR_NOT_FOUND)
+		return err_set(e, ERR_NOT_FOUND, "dept", "找不到部门“%s”",
+			       "no department with code '%s'", code);
+	return rc;
+}

@@ -54,6 +54,9 @@ int dept_update(struct db *db, void *arg, struct err *e);
 int dept_delete(struct db *db, void *arg, struct err *e);
 
 int dept_get(struct db *db, int64_t tenant_id, int64_t id, struct dept *out, struct err *e);
+/* The id of the department with this code; ERR_NOT_FOUND naming field "dept". */
+int dept_id_by_code(struct db *db, int64_t tenant_id, const char *code, int64_t *id,
+		    struct err *e);
 /* Every department of the tenant in tree order (by path); stops when each() returns non-zero. */
 int dept_list(struct db *db, int64_t tenant_id, int (*each)(const struct dept *d, void *ctx),
 	      void *ctx, struct err *e);
