@@ -13,14 +13,17 @@ int cmd_stats(int argc, char **argv);  /* cmd_stats.c (belongs in cli.h) */
 
 static const struct cmd cmds[] = {
 	{"serve", cmd_serve,
-	 "yiqiban serve [--db PATH] [--listen HOST:PORT] [--threads N] [--access-log FILE|-]\n"
-	 "              [--session-idle SECONDS] [--session-max SECONDS] [--secure-cookie]\n"
-	 "              [--max-body BYTES] [--no-scheduler] [--scheduler-interval SECONDS]\n"
-	 "              [--webhook-allow-private]",
+	 "yiqiban serve [--db PATH] [--listen HOST:PORT] [--threads N] [--handler-threads N]\n"
+	 "              [--access-log FILE|-] [--session-idle SECONDS] [--session-max SECONDS]\n"
+	 "              [--secure-cookie] [--max-body BYTES] [--no-scheduler]\n"
+	 "              [--scheduler-interval SECONDS] [--webhook-allow-private]",
 	 "Start the HTTP server on an initialised database, applying any pending\n"
 	 "migrations first. Defaults: --db yiqiban.db, --listen 127.0.0.1:8080 (port 0\n"
 	 "picks a free port), --threads 8, access log (JSON lines) to stdout ('off' for\n"
 	 "none); browser sessions end after 1800 idle seconds or 43200 s in all.\n"
+	 "--threads serve connections and reads; requests that write (POST, PUT, PATCH,\n"
+	 "DELETE) run on --handler-threads (default 64) while their connection waits,\n"
+	 "so that many of them share one group commit (0: run them on --threads).\n"
 	 "--max-body limits request bodies of routes without a limit of their own\n"
 	 "(default 65536 bytes; larger bodies get 413).\n"
 	 "The digital employee (reminders, escalation, return visits, auto-close,\n"

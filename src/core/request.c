@@ -620,7 +620,11 @@ int request_create(struct db *db, void *arg, struct err *e)
 		if (!rc) /* webhooks hear of it in this same transaction */
 			rc = jobs_on_request_event(db, c->tenant_id, c->id, &n, "submit", RS__COUNT,
 						   c->now, e);
-		request_release(&n);
+		if (!rc && c->row) {
+			request_release(c->row);
+			*c->row = n; /* handed over: the caller need not read it again */
+		} else
+			request_release(&n);
 	}
 	return rc;
 }

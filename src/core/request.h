@@ -150,6 +150,7 @@ struct request_create {
 	int64_t now;
 	int64_t id;                /* out */
 	char number[24];           /* out */
+	struct request *row;       /* optional out: the request as stored (caller releases) */
 };
 int request_create(struct db *db, void *arg, struct err *e);
 

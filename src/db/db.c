@@ -9,7 +9,10 @@
 #include "db/db.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/xalloc.h"
 
 #include "base/banned.h"
 
@@ -30,10 +33,175 @@ int db_open(const char *url, int flags, struct db **out, struct err *e)
 	return db_sqlite_ops.open(url, flags, out, e);
 }
 
+/* One module's deferred state on a connection. */
+struct db_deferred_slot {
+	const struct db_deferred_ops *ops;
+	void *state;
+	struct db_deferred_slot *next;
+};
+
 void db_close(struct db *db)
 {
-	if (db)
-		db->ops->close(db);
+	struct db_deferred_slot *s, *next;
+
+	if (!db)
+		return;
+	for (s = db->deferred; s; s = next) {
+		next = s->next;
+		s->ops->free(s->state);
+		free(s);
+	}
+	db->deferred = NULL;
+	db->ops->close(db);
+}
+
+void db_defer_enable(struct db *db)
+{
+	db->defer_enabled = true;
+}
+
+bool db_defers(struct db *db)
+{
+	return db->defer_enabled;
+}
+
+void *db_deferred(struct db *db, const struct db_deferred_ops *ops)
+{
+	struct db_deferred_slot *s;
+
+	if (!db->defer_enabled)
+		return NULL;
+	for (s = db->deferred; s; s = s->next)
+		if (s->ops == ops)
+			return s->state;
+	s = xcalloc(1, sizeof *s);
+	s->ops = ops;
+	s->state = ops->create();
+	/* savepoints opened before it existed: remember the empty state for each */
+	for (int i = 0; i < db->savepoints; i++)
+		ops->savepoint(s->state);
+	s->next = db->deferred;
+	db->deferred = s;
+	return s->state;
+}
+
+int db_flush_deferred(struct db *db, struct err *e)
+{
+	for (struct db_deferred_slot *s = db->deferred; s; s = s->next) {
+		int rc = s->ops->flush(db, s->state, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- generations bumped on commit: a deferred module of the db layer itself ---- */
+
+struct bumps {
+	atomic_uint_fast64_t **v; /* requested, with repeats */
+	size_t n, cap;
+	size_t *marks;
+	size_t nmarks, capmarks;
+};
+
+static void *bumps_create(void)
+{
+	return xcalloc(1, sizeof(struct bumps));
+}
+
+static void bumps_free(void *p)
+{
+	struct bumps *b = p;
+	if (b) {
+		free(b->v);
+		free(b->marks);
+	}
+	free(b);
+}
+
+static void bumps_savepoint(void *p)
+{
+	struct bumps *b = p;
+	if (b->nmarks == b->capmarks) {
+		b->capmarks = b->capmarks ? 2 * b->capmarks : 8;
+		b->marks = xrealloc(b->marks, b->capmarks * sizeof *b->marks);
+	}
+	b->marks[b->nmarks++] = b->n;
+}
+
+static void bumps_release(void *p)
+{
+	struct bumps *b = p;
+	if (b->nmarks)
+		b->nmarks--;
+}
+
+static void bumps_rollback_to(void *p)
+{
+	struct bumps *b = p;
+	if (b->nmarks)
+		b->n = b->marks[b->nmarks - 1];
+}
+
+static int bumps_flush(struct db *db, void *p, struct err *e)
+{
+	(void)db;
+	(void)p;
+	(void)e;
+	return 0;
+}
+
+static void bumps_committed(void *p)
+{
+	struct bumps *b = p;
+	for (size_t i = 0; i < b->n; i++) {
+		size_t j;
+		for (j = 0; j < i && b->v[j] != b->v[i]; j++)
+			;
+		if (j == i) /* once per generation */
+			atomic_fetch_add(b->v[i], 1);
+	}
+}
+
+static void bumps_reset(void *p)
+{
+	struct bumps *b = p;
+	b->n = b->nmarks = 0;
+}
+
+static const struct db_deferred_ops bumps_ops = {
+	.create = bumps_create,
+	.free = bumps_free,
+	.savepoint = bumps_savepoint,
+	.release = bumps_release,
+	.rollback_to = bumps_rollback_to,
+	.flush = bumps_flush,
+	.committed = bumps_committed,
+	.reset = bumps_reset,
+};
+
+void db_bump_on_commit(struct db *db, atomic_uint_fast64_t *generation)
+{
+	struct bumps *b = db_deferred(db, &bumps_ops);
+	if (!b) {
+		atomic_fetch_add(generation, 1);
+		return;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (b->v[i] == generation)
+			return;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 8;
+		b->v = xrealloc(b->v, b->cap * sizeof *b->v);
+	}
+	b->v[b->n++] = generation;
+}
+
+static void reset_deferred(struct db *db)
+{
+	for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
+		s->ops->reset(s->state);
+	db->savepoints = 0;
 }
 
 int db_exec(struct db *db, const char *sql, struct err *e)
@@ -148,12 +316,55 @@ int db_begin(struct db *db, bool write, struct err *e)
 
 int db_commit(struct db *db, struct err *e)
 {
-	return db->ops->commit(db, e);
+	int rc = db_flush_deferred(db, e);
+	if (rc)
+		return rc; /* the caller rolls back */
+	rc = db->ops->commit(db, e);
+	if (rc == 0) {
+		for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
+			if (s->ops->committed)
+				s->ops->committed(s->state);
+		reset_deferred(db);
+	}
+	return rc;
 }
 
 int db_rollback(struct db *db)
 {
+	reset_deferred(db);
 	return db->ops->rollback(db);
+}
+
+int db_savepoint(struct db *db, struct err *e)
+{
+	int rc = db->ops->exec(db, "SAVEPOINT j", e);
+	if (rc)
+		return rc;
+	db->savepoints++;
+	for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
+		s->ops->savepoint(s->state);
+	return 0;
+}
+
+int db_release(struct db *db, struct err *e)
+{
+	int rc = db->ops->exec(db, "RELEASE j", e);
+	if (rc)
+		return rc;
+	db->savepoints--;
+	for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
+		s->ops->release(s->state);
+	return 0;
+}
+
+int db_rollback_to(struct db *db, struct err *e)
+{
+	int rc = db->ops->exec(db, "ROLLBACK TO j", e);
+	if (rc)
+		return rc;
+	for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
+		s->ops->rollback_to(s->state);
+	return 0;
 }
 
 int db_backup(struct db *db, const char *dest, struct err *e)

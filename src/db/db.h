@@ -18,6 +18,7 @@
 #ifndef YQ_DB_H
 #define YQ_DB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,9 +78,15 @@ struct db_ops {
 	const char *(*dialect)(const char *word);
 };
 
-/* Every backend's connection struct embeds this first. */
+struct db_deferred_slot;
+
+/* Every backend's connection struct embeds this first (zeroed at open). */
 struct db {
 	const struct db_ops *ops;
+	/* deferred work (db.c), see db_deferred() */
+	bool defer_enabled;
+	int savepoints;                  /* open savepoints (db_savepoint) */
+	struct db_deferred_slot *deferred;
 };
 
 /* Every backend's statement struct embeds this first (the wrappers dispatch on it). */
@@ -88,6 +95,54 @@ struct db_stmt {
 };
 
 extern const struct db_ops db_sqlite_ops;
+
+/*
+ * Work deferred to the end of the transaction.
+ *
+ * A write job may leave work that the jobs of a batch share, to be done once
+ * just before the COMMIT: the rate counters, where a batch of new requests
+ * adds to the same few counter rows. A module keeps what is pending in a
+ * state object of its own, attached to the connection and found again by
+ * its ops table (db_deferred). The wrappers below tell it about savepoints,
+ * so that what is pending follows the transaction exactly:
+ *   savepoint    a savepoint was opened: remember where you are
+ *   release      the newest savepoint was released: forget that memory
+ *   rollback_to  rolled back to the newest savepoint, which stays open: go
+ *                back to where you were (the database has undone anything
+ *                flushed since, too)
+ *   flush        do the pending work now, inside the transaction (from
+ *                db_commit, or db_flush_deferred before reading its tables)
+ *   committed    (optional) the transaction has committed (then reset follows)
+ *   reset        the transaction ended (committed or rolled back): forget all
+ * Only a connection whose transactions and savepoints all go through the
+ * wrappers defers (the pool's writer calls db_defer_enable); elsewhere
+ * db_deferred() returns NULL and the module does its work at once.
+ */
+struct db_deferred_ops {
+	void *(*create)(void);
+	void (*free)(void *state);
+	void (*savepoint)(void *state);
+	void (*release)(void *state);
+	void (*rollback_to)(void *state);
+	int (*flush)(struct db *db, void *state, struct err *e);
+	void (*committed)(void *state);
+	void (*reset)(void *state);
+};
+void db_defer_enable(struct db *db);
+/* True on a connection that defers (the pool's writer): its reads may see uncommitted work. */
+bool db_defers(struct db *db);
+/* The module's state on this connection (created on first use), or NULL if the connection
+ * does not defer. Owned by the connection. */
+void *db_deferred(struct db *db, const struct db_deferred_ops *ops);
+/* Do every module's pending work now (a no-op on connections that do not defer). */
+int db_flush_deferred(struct db *db, struct err *e);
+/*
+ * For in-process caches of what a transaction changes: increment *generation
+ * once the open transaction has committed (at once on a connection that does
+ * not defer). Not before: a reader would still read the old data and keep it
+ * as current. A job rolled back to its savepoint takes its request back.
+ */
+void db_bump_on_commit(struct db *db, atomic_uint_fast64_t *generation);
 
 /* Pick the backend by URL ("postgres://", "postgresql://", "host=" -> postgres; else sqlite). */
 int db_open(const char *url, int flags, struct db **out, struct err *e);
@@ -115,8 +170,13 @@ void db_reset(struct db_stmt *st);
 void db_finalize(struct db_stmt *st); /* NULL is a no-op */
 int64_t db_changes(struct db *db);
 int db_begin(struct db *db, bool write, struct err *e);
+/* Does the deferred work (db_flush_deferred) first; if that fails, nothing is committed. */
 int db_commit(struct db *db, struct err *e);
 int db_rollback(struct db *db);
+/* SAVEPOINT / RELEASE / ROLLBACK TO (and keep open) the newest savepoint. */
+int db_savepoint(struct db *db, struct err *e);
+int db_release(struct db *db, struct err *e);
+int db_rollback_to(struct db *db, struct err *e);
 int db_backup(struct db *db, const char *dest, struct err *e);
 int db_check(struct db *db, bool *ok, struct err *e);
 const char *db_backend_name(struct db *db);
@@ -210,6 +270,14 @@ struct db *db_pool_reader(struct db_pool *p, struct err *e);
  * nested SAVEPOINT; that work becomes durable with the enclosing job.
  */
 int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e);
+/*
+ * Queue fn on the writer without waiting: for bookkeeping nobody is answered
+ * about (it is durable with its batch, but no one learns when). The pool
+ * copies size bytes of arg (which must hold no pointers into the caller's
+ * stack) and frees the copy after the job; a failure is logged. Dropped if
+ * the pool is stopping.
+ */
+void db_pool_write_async(struct db_pool *p, db_write_fn fn, const void *arg, size_t size);
 void db_pool_stats(struct db_pool *p, struct db_pool_stats *out);
 const char *db_pool_url(struct db_pool *p);
 
