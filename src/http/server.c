@@ -36,6 +36,7 @@
 
 #include "base/arena.h"
 #include "base/jsonv.h"
+#include "base/jsonw.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xalloc.h"
@@ -165,12 +166,9 @@ int reply_json(struct req *r, int status, json_t *j)
 	r->status = status;
 	r->content_type = "application/json; charset=utf-8";
 	buf_reset(&r->out);
-	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	if (j)
+		jsonw_value(&r->out, j, 12);
 	json_decref(j);
-	if (s) {
-		buf_adds(&r->out, s);
-		free(s);
-	}
 	return 0;
 }
 
@@ -268,6 +266,7 @@ static int authenticate(struct req *r)
 		/* not awaited: nothing is acknowledged by it */
 		struct touch_job t = {si.actor.session_id, now};
 		db_pool_write_async(r->app->pool, touch_fn, &t, sizeof t);
+		session_seen(&si, now);
 	}
 	return 0;
 }
