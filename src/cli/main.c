@@ -83,6 +83,20 @@ static const struct cmd cmds[] = {
 	 "Create (or complete) a demo district: departments of 二七区, one user per role\n"
 	 "(each with the password printed) and N market entities (default 5000) with\n"
 	 "valid credit codes, generated deterministically. Safe to run again."},
+	{"gen", cmd_gen,
+	 "yiqiban gen [--db PATH] [--enterprises N] [--requests N] [--years N] [--until DATE]\n"
+	 "            [--seed S] [--grids N] [--batch N]",
+	 "Generate a city-scale data set for benchmarks into a new database: the demo\n"
+	 "district's departments, users (the demo logins), request catalogue and time\n"
+	 "limits, then N market entities (default 10000) and N requests (default\n"
+	 "100000) over the --years (default 2) before --until (default today), with\n"
+	 "realistic categories, departments, channels and times of day, each with the\n"
+	 "timeline the request loop would have written and its place in the live rate\n"
+	 "counters (`yiqiban stats check` holds). Recent requests are left open at\n"
+	 "every stage of the loop. The same seed, sizes and --until give the same data.\n"
+	 "Written in transactions of --batch rows (default 20000) through the storage\n"
+	 "layer; no audit rows (a running server writes one per step). --grids must be\n"
+	 "0 until the grid module lands (grid_id stays empty)."},
 	{"routes", cmd_routes, "yiqiban routes",
 	 "Print the HTTP route table: method, path, permission, summary."},
 	{"version", cmd_version, "yiqiban version", "Print the version."},

@@ -390,6 +390,10 @@ struct delta_log {
 	size_t flushed;        /* v[0..flushed) are in the tables */
 	struct delta_mark *marks; /* one per open savepoint */
 	size_t nmarks, capmarks;
+	/* outside savepoints: v[] by key, so a delta adds to the pending one of its key
+	 * (open addressing; entry index + 1, 0 = empty) */
+	uint32_t *slots;
+	size_t nslots, nindexed;
 };
 
 static void *log_create(void)
@@ -404,7 +408,15 @@ static void log_free(void *p)
 		return;
 	free(l->v);
 	free(l->marks);
+	free(l->slots);
 	free(l);
+}
+
+static void index_clear(struct delta_log *l)
+{
+	if (l->nindexed)
+		memset(l->slots, 0, l->nslots * sizeof *l->slots);
+	l->nindexed = 0;
 }
 
 static void log_savepoint(void *p)
@@ -437,6 +449,7 @@ static void log_reset(void *p)
 {
 	struct delta_log *l = p;
 	l->n = l->flushed = l->nmarks = 0;
+	index_clear(l);
 }
 
 static int cmp_delta(const void *pa, const void *pb)
@@ -484,8 +497,12 @@ static int log_flush(struct db *db, void *p, struct err *e)
 		rc = write_delta(db, &sum, e);
 	}
 	free(v);
-	if (!rc)
+	if (!rc) {
 		l->flushed = l->n;
+		index_clear(l); /* what is flushed takes no more deltas */
+		if (!l->nmarks) /* and no savepoint will ask for it back */
+			l->n = l->flushed = 0;
+	}
 	return rc;
 }
 
@@ -511,6 +528,77 @@ static int write_delta(struct db *db, const struct delta *d, struct err *e)
 	return add_counts(db, d->t, d->tenant, &d->k, d->k.c, 1, d->k.c[SC_RECEIVED] < 0, e);
 }
 
+/*
+ * Append a delta to the log. Outside savepoints (a loader's long transaction)
+ * a delta adds to the pending one of its key, and the log is flushed and
+ * emptied when it holds LOG_FLUSH_AT keys; inside them it keeps every delta
+ * until the transaction ends, as the savepoint marks index it.
+ */
+#define LOG_FLUSH_AT 32768
+
+static uint64_t delta_hash(const struct delta *d)
+{
+	uint64_t h = (uint64_t)d->t * 0x9E3779B97F4A7C15ULL;
+	int64_t parts[] = {d->tenant, d->k.dim, d->k.day, d->k.department_id, d->k.key_id,
+			   d->t == T_OPEN ? d->k.due_day : 0};
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+		h = (h ^ (uint64_t)parts[i]) * 0x100000001B3ULL;
+	for (const char *c = d->k.key_code; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001B3ULL;
+	return h ^ (h >> 29);
+}
+
+/* The slot of x's key: holding its entry, or empty. */
+static uint32_t *index_slot(struct delta_log *l, const struct delta *x)
+{
+	size_t mask = l->nslots - 1;
+	for (size_t i = delta_hash(x) & mask;; i = (i + 1) & mask) {
+		uint32_t *s = &l->slots[i];
+		if (!*s || cmp_delta(&l->v[*s - 1], x) == 0)
+			return s;
+	}
+}
+
+static void index_grow(struct delta_log *l)
+{
+	size_t old = l->nslots;
+	l->nslots = old ? 2 * old : 4096;
+	free(l->slots);
+	l->slots = xcalloc(l->nslots, sizeof *l->slots);
+	l->nindexed = 0;
+	for (size_t i = l->flushed; i < l->n; i++) { /* entries are unique by key here */
+		*index_slot(l, &l->v[i]) = (uint32_t)(i + 1);
+		l->nindexed++;
+	}
+}
+
+static int log_append(struct db *db, struct delta_log *l, const struct delta *x, struct err *e)
+{
+	if (!l->nmarks) {
+		/* no savepoint can take it back: add to the pending delta of the same key */
+		if (2 * (l->nindexed + 1) > l->nslots)
+			index_grow(l);
+		uint32_t *s = index_slot(l, x);
+		if (*s) {
+			struct delta *d = &l->v[*s - 1];
+			for (int c = 0; c < SC__COUNT; c++)
+				d->k.c[c] += x->k.c[c];
+			d->k.open_count += x->k.open_count;
+			return 0;
+		}
+		*s = (uint32_t)(l->n + 1);
+		l->nindexed++;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = *x;
+	if (l->nmarks || l->n - l->flushed < LOG_FLUSH_AT)
+		return 0;
+	return log_flush(db, l, e);
+}
+
 /* Add sign × the counters d to the row of k in table t: now, or at the end of the batch. */
 static int put_counts(struct db *db, struct delta_log *l, int t, int64_t tenant,
 		      const struct stats_row *k, const int64_t *d, int sign, struct err *e)
@@ -531,14 +619,7 @@ static int put_counts(struct db *db, struct delta_log *l, int t, int64_t tenant,
 	}
 	if (!any)
 		return 0;
-	if (!l)
-		return write_delta(db, &x, e);
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-	}
-	l->v[l->n++] = x;
-	return 0;
+	return l ? log_append(db, l, &x, e) : write_delta(db, &x, e);
 }
 
 /* Add sign to the open count of row's key and due day: now, or at the end of the batch. */
@@ -553,14 +634,7 @@ static int put_open(struct db *db, struct delta_log *l, int64_t tenant, const st
 	x.k = *row;
 	memcpy(x.k.c, zero, sizeof x.k.c);
 	x.k.open_count = sign;
-	if (!l)
-		return write_delta(db, &x, e);
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-	}
-	l->v[l->n++] = x;
-	return 0;
+	return l ? log_append(db, l, &x, e) : write_delta(db, &x, e);
 }
 
 /* The counters of one cube in table t: from row a (NULL: none) to row b. */

@@ -50,6 +50,8 @@ struct db_ops {
 	int (*bind_int64)(struct db_stmt *st, int idx, int64_t v);
 	int (*bind_double)(struct db_stmt *st, int idx, double v);
 	int (*bind_text)(struct db_stmt *st, int idx, const char *s, size_t len); /* copied */
+	/* not copied: s must stay unchanged until the statement is reset or finalized */
+	int (*bind_text_ref)(struct db_stmt *st, int idx, const char *s, size_t len);
 	int (*bind_blob)(struct db_stmt *st, int idx, const void *p, size_t len);  /* copied */
 	int (*bind_null)(struct db_stmt *st, int idx);
 	int (*step)(struct db_stmt *st, struct err *e);
@@ -74,7 +76,11 @@ struct db_ops {
 	int (*check)(struct db *db, bool *ok, struct err *e);
 	/* Dialect word for migrations: see migrate.h (e.g. "ID_PK"); NULL if unknown.
 	 * Also "SQL_HAS_TABLE": a query with one row, one column, non-zero if the
-	 * table named by $1 exists (used by migrate_version on an unmigrated db). */
+	 * table named by $1 exists (used by migrate_version on an unmigrated db);
+	 * "SQL_INDEXES": name and CREATE statement of each index of table $1 that
+	 * is no constraint (used by db_indexes_drop); "PARAM_IN_ORDER": a
+	 * parameter marker numbered by its position, if the backend has one
+	 * cheaper than $N (used by db_bulk). */
 	const char *(*dialect)(const char *word);
 };
 
@@ -155,6 +161,8 @@ int db_bind_int64(struct db_stmt *st, int idx, int64_t v);
 int db_bind_double(struct db_stmt *st, int idx, double v);
 int db_bind_text(struct db_stmt *st, int idx, const char *s); /* NULL binds NULL */
 int db_bind_textn(struct db_stmt *st, int idx, const char *s, size_t len);
+/* Borrowed until the statement is reset or finalized (see bind_text_ref). */
+int db_bind_text_ref(struct db_stmt *st, int idx, const char *s, size_t len);
 int db_bind_blob(struct db_stmt *st, int idx, const void *p, size_t len);
 int db_bind_null(struct db_stmt *st, int idx);
 int db_step(struct db_stmt *st, struct err *e);
@@ -226,6 +234,61 @@ int db_query_args(struct db *db, struct db_stmt **out, struct err *e, const char
  * not fit in n bytes.
  */
 void db_like_contains(const char *q, char *out, size_t n);
+
+/*
+ * Multi-row INSERT for loaders: rows are buffered and written by statements
+ * of `per_stmt` rows, INSERT INTO <into> VALUES (...), (...), ..., so the
+ * per-statement work (cursors on the table and each of its indexes,
+ * triggers' and virtual tables' savepoints) is paid once per per_stmt rows.
+ *     struct db_bulk b;
+ *     db_bulk_init(&b, db, "request_events (tenant_id, request_id, at)", 3, 100);
+ *     db_bulk_int(&b, t); db_bulk_int(&b, id); db_bulk_int(&b, at); db_bulk_row(&b, e);
+ *     ... db_bulk_write(&b, false, e) now and then (full statements only),
+ *     db_bulk_write(&b, true, e) before the COMMIT; db_bulk_release(&b);
+ * The caller decides when rows are written (a child table's rows after
+ * their parents'). Values are copied. A failing row fails its whole
+ * statement: loaders make rows that cannot fail (ids they assign).
+ */
+struct db_bulk_val;
+struct db_bulk {
+	struct db *db;
+	char *head;            /* "INSERT INTO <into> VALUES " */
+	int ncols, per_stmt;
+	size_t rows, cap;      /* rows buffered, and room for */
+	int col;               /* next column of the row being added */
+	struct db_bulk_val *v; /* cap * ncols, and a spare */
+	char *text;            /* the text values, back to back */
+	size_t text_len, text_cap;
+	char *sql_full;        /* the statement for per_stmt rows */
+	int64_t written;       /* rows written so far */
+};
+void db_bulk_init(struct db_bulk *b, struct db *db, const char *into, int ncols, int per_stmt);
+void db_bulk_int(struct db_bulk *b, int64_t v);
+void db_bulk_double(struct db_bulk *b, double v);
+void db_bulk_text(struct db_bulk *b, const char *s); /* NULL is NULL */
+void db_bulk_null(struct db_bulk *b);
+/* End the row being added; ERR_INTERNAL unless it has ncols values. */
+int db_bulk_row(struct db_bulk *b, struct err *e);
+/* Rows buffered, ready to write. */
+size_t db_bulk_pending(const struct db_bulk *b);
+/* Write the buffered rows in full statements, and with all the rest too. */
+int db_bulk_write(struct db_bulk *b, bool all, struct err *e);
+/* Free the buffers; rows not written are dropped. */
+void db_bulk_release(struct db_bulk *b);
+
+/*
+ * For loaders: drop the indexes of a table that are no constraint, and
+ * create them again after a large load — built in one pass over the rows,
+ * which is faster than keeping them up to date row by row. Their
+ * definitions are kept in *saved until restored (or released).
+ */
+struct db_index_set {
+	char **sql;
+	size_t n;
+};
+int db_indexes_drop(struct db *db, const char *table, struct db_index_set *saved, struct err *e);
+/* Create the saved indexes again; the set is empty afterwards (also on failure). */
+int db_indexes_restore(struct db *db, struct db_index_set *saved, struct err *e);
 
 /* ---- pool: per-thread readers and one group-committing writer ---- */
 

@@ -549,6 +549,11 @@ static int sq_bind_text(struct db_stmt *st, int idx, const char *s, size_t len)
 					   SQLITE_UTF8));
 }
 
+static int sq_bind_text_ref(struct db_stmt *st, int idx, const char *s, size_t len)
+{
+	return bind_rc(sqlite3_bind_text64(to_st(st)->s, idx, s, len, SQLITE_STATIC, SQLITE_UTF8));
+}
+
 static int sq_bind_blob(struct db_stmt *st, int idx, const void *p, size_t len)
 {
 	/* a NULL pointer would bind SQL NULL; an empty blob stays a blob */
@@ -823,6 +828,11 @@ static const char *sq_dialect(const char *word)
 		{"ID_PK", "INTEGER PRIMARY KEY"},
 		{"BLOB", "BLOB"},
 		{"SQL_HAS_TABLE", "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"},
+		{"SQL_INDEXES", "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+				"tbl_name = $1 AND sql IS NOT NULL ORDER BY name"},
+		/* numbered parameters cost SQLite a lookup each when compiling (quadratic in a
+		 * statement of thousands); anonymous ones are numbered in order for free */
+		{"PARAM_IN_ORDER", "?"},
 	};
 
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
@@ -840,6 +850,7 @@ const struct db_ops db_sqlite_ops = {
 	.bind_int64 = sq_bind_int64,
 	.bind_double = sq_bind_double,
 	.bind_text = sq_bind_text,
+	.bind_text_ref = sq_bind_text_ref,
 	.bind_blob = sq_bind_blob,
 	.bind_null = sq_bind_null,
 	.step = sq_step,
