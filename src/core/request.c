@@ -21,6 +21,7 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/settings.h"
+#include "core/grid.h"
 #include "core/request_stats.h"
 #include "core/workcal.h"
 #include "db/db.h"
@@ -235,7 +236,7 @@ int request_validate(const struct request_input *in, struct err *e)
 	"r.signed_at, r.replied_at, r.closed_at, r.sign_due_at, r.handle_due_at, "            \
 	"r.visit_due_at, r.paused_at, r.paused_ms, r.extended_days, r.rating_solved, "        \
 	"r.rating, r.rating_comment, r.closed_on_time, r.version, r.created_at, r.updated_at, "    \
-	"r.clock_from"
+	"r.clock_from, COALESCE((SELECT path FROM grids WHERE id = r.grid_id), '')"
 #define REQ_FROM                                                                              \
 	" FROM requests r LEFT JOIN request_categories c ON c.id = r.category_id "            \
 	"LEFT JOIN enterprises en ON en.id = r.enterprise_id "                               \
@@ -299,6 +300,7 @@ static void read_row(struct db_stmt *st, struct request *r)
 	r->created_at = db_column_int64(st, 45);
 	r->updated_at = db_column_int64(st, 46);
 	r->clock_from = db_column_int64(st, 47);
+	COPY(r->grid_path, 48);
 }
 
 void request_release(struct request *r)
@@ -331,7 +333,7 @@ int request_get(struct db *db, int64_t tenant_id, int64_t id, struct request *ou
 bool request_visible(const struct actor *a, enum scope s, const struct request *r)
 {
 	struct scope_row row = {.dept_id = r->department_id, .dept_path = r->dept_path,
-				.grid_id = r->grid_id, .owner_id = r->created_by,
+				.grid_id = r->grid_id, .grid_path = r->grid_path, .owner_id = r->created_by,
 				.enterprise_id = r->enterprise_id};
 	return scope_allows(a, s, &row);
 }
@@ -544,6 +546,13 @@ int request_create(struct db *db, void *arg, struct err *e)
 			return err_set(e, ERR_UNPROCESSABLE, "enterprise_id", "企业不存在",
 				       "no such enterprise");
 	}
+	if (in->set_location) { /* placed by its own location first, else by its enterprise's */
+		int64_t g = 0;
+		if ((rc = grid_locate(db, c->tenant_id, in->lon, in->lat, &g, e)))
+			return rc;
+		if (g)
+			grid = g;
+	}
 	rc = next_number(db, c->tenant_id, c->now, c->number, e);
 	if (rc)
 		return rc;
@@ -622,6 +631,29 @@ int request_create(struct db *db, void *arg, struct err *e)
 						   c->now, e);
 		request_release(&n);
 	}
+	return rc;
+}
+
+int request_set_grid(struct db *db, int64_t tenant_id, int64_t id, int64_t grid_id,
+		     struct err *e)
+{
+	struct request r, n;
+	int rc = request_get(db, tenant_id, id, &r, e);
+	if (rc)
+		return rc;
+	if (r.grid_id == grid_id) {
+		request_release(&r);
+		return 0;
+	}
+	rc = db_execf(db, e, "UPDATE requests SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
+		      "Iii", grid_id, tenant_id, id);
+	if (!rc)
+		rc = request_get(db, tenant_id, id, &n, e);
+	if (!rc) {
+		rc = request_stats_apply(db, &r, &n, e); /* the grid cube follows the move */
+		request_release(&n);
+	}
+	request_release(&r);
 	return rc;
 }
 

@@ -64,9 +64,11 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	rc = db_queryf(db, &st, e,
 		       "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.csrf_token, s.created_at, "
 		       "s.last_seen_at, s.expires_at, s.revoked_at, u.login, u.display_name, "
-		       "u.status, u.department_id, d.path, u.must_change_password, u.enterprise_id "
+		       "u.status, u.department_id, d.path, u.must_change_password, u.enterprise_id, "
+		       "u.grid_id, g.path "
 		       "FROM sessions s JOIN users u ON u.id = s.user_id "
 		       "LEFT JOIN departments d ON d.id = u.department_id "
+		       "LEFT JOIN grids g ON g.id = u.grid_id "
 		       "WHERE s.token_hash = $1",
 		       "t", h);
 	if (rc)
@@ -96,6 +98,8 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	snprintf(a->dept_path, sizeof a->dept_path, "%s", db_column_text(st, 13));
 	out->must_change_password = db_column_int64(st, 14) != 0;
 	a->enterprise_id = db_column_is_null(st, 15) ? 0 : db_column_int64(st, 15);
+	a->grid_id = db_column_is_null(st, 16) ? 0 : db_column_int64(st, 16);
+	snprintf(a->grid_path, sizeof a->grid_path, "%s", db_column_text(st, 17));
 	db_finalize(st);
 
 	if (revoked || !active)

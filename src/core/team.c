@@ -99,6 +99,7 @@ struct enterprise_brief {
 	int64_t grid_id;
 	bool is_key;
 	char status[16];
+	char grid_path[128];
 };
 
 /* The enterprise if it exists and scope reaches it; ERR_NOT_FOUND "id" otherwise. */
@@ -108,8 +109,9 @@ static int load_enterprise(struct db *db, const struct actor *who, enum scope sc
 {
 	struct db_stmt *st = NULL;
 	int rc = db_queryf(db, &st, e,
-			   "SELECT id, grid_id, is_key, status FROM enterprises "
-			   "WHERE tenant_id = $1 AND id = $2",
+			   "SELECT id, grid_id, is_key, status, "
+			   "COALESCE((SELECT path FROM grids WHERE id = e.grid_id), '') "
+			   "FROM enterprises e WHERE tenant_id = $1 AND id = $2",
 			   "ii", tenant_id, id);
 	if (rc)
 		return rc;
@@ -119,11 +121,13 @@ static int load_enterprise(struct db *db, const struct actor *who, enum scope sc
 		out->grid_id = column_id(st, 1);
 		out->is_key = db_column_int64(st, 2) != 0;
 		copy_text(out->status, sizeof out->status, db_column_text(st, 3));
+		copy_text(out->grid_path, sizeof out->grid_path, db_column_text(st, 4));
 	}
 	db_finalize(st);
 	if (rc < 0)
 		return rc;
-	struct scope_row row = {.grid_id = out->grid_id, .enterprise_id = out->id};
+	struct scope_row row = {.grid_id = out->grid_id, .grid_path = out->grid_path,
+				.enterprise_id = out->id};
 	if (rc == DB_DONE || !scope_allows(who, scope, &row))
 		return err_set(e, ERR_NOT_FOUND, "id", "企业 %" PRId64 " 不存在",
 			       "enterprise %" PRId64 " does not exist", id);

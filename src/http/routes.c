@@ -33,6 +33,7 @@ static const struct route *const tables[] = {
 	api_notify_routes,
 	api_calendar_routes,
 	api_import_routes,
+	api_grid_routes,
 };
 
 static struct route *all;

@@ -74,6 +74,12 @@ for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all")
                       ("dept_head", "dept_tree")):
     GRANTS[_role]["report.read"] = _scope
 
+# grids: the administrator writes; staff who plan and dispatch read all; a grid worker its grid
+for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all"),
+                      ("dept_head", "all"), ("supervisor", "all"), ("grid_worker", "grid")):
+    GRANTS[_role]["grid.read"] = _scope
+GRANTS["admin"]["grid.write"] = "all"
+
 MISSING = 999999
 # (method, pattern, permission, path parameter value, body, status a permitted caller gets).
 # The requests are harmless: reads, or writes with an invalid body or a missing id, so that
@@ -207,6 +213,17 @@ ROUTES = [
     ("GET", "/api/v1/stats/rates", "report.read", None, None, 200),
     ("GET", "/api/v1/stats/trend", "report.read", None, None, 200),
     ("GET", "/api/v1/stats/ranking", "report.read", None, None, 200),
+    # grids; an import without a FeatureCollection is 422, a missing grid 404
+    ("GET", "/api/v1/grids", "grid.read", None, None, 200),
+    ("POST", "/api/v1/grids/import", "grid.write", None, {}, 422),
+    ("GET", "/api/v1/grids/map.geojson", "grid.read", None, None, 200),
+    ("GET", "/api/v1/grids/locate", "grid.read", None, None, 400),
+    ("GET", "/api/v1/grids/unplaced", "grid.write", None, None, 200),
+    ("GET", "/api/v1/grids/{id}", "grid.read", MISSING, None, 404),
+    ("DELETE", "/api/v1/grids/{id}", "grid.write", MISSING, None, 404),
+    ("GET", "/api/v1/grids/{id}/workers", "grid.read", MISSING, None, 404),
+    ("PUT", "/api/v1/grids/{id}/workers/{user_id}", "grid.write", MISSING, None, 404),
+    ("DELETE", "/api/v1/grids/{id}/workers/{user_id}", "grid.write", MISSING, None, 404),
 ]
 
 
