@@ -77,6 +77,7 @@ enum perm {
 	PERM_WEBHOOK_WRITE,    /* register and manage outgoing webhooks, see their deliveries */
 	PERM_GRID_READ,        /* grids, their maps and metrics, their workers */
 	PERM_GRID_WRITE,       /* import and delete grids, assign grid workers */
+	PERM_ANALYSIS_READ,    /* 研判: problems by grid x category x period, trends, heat maps */
 	PERM__COUNT
 };
 

@@ -34,6 +34,7 @@ static const struct route *const tables[] = {
 	api_calendar_routes,
 	api_import_routes,
 	api_grid_routes,
+	api_analysis_routes,
 };
 
 static struct route *all;

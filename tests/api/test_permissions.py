@@ -78,6 +78,7 @@ for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all")
 for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all"),
                       ("dept_head", "all"), ("supervisor", "all"), ("grid_worker", "grid")):
     GRANTS[_role]["grid.read"] = _scope
+    GRANTS[_role]["analysis.read"] = _scope
 GRANTS["admin"]["grid.write"] = "all"
 
 MISSING = 999999
@@ -224,6 +225,13 @@ ROUTES = [
     ("GET", "/api/v1/grids/{id}/workers", "grid.read", MISSING, None, 404),
     ("PUT", "/api/v1/grids/{id}/workers/{user_id}", "grid.write", MISSING, None, 404),
     ("DELETE", "/api/v1/grids/{id}/workers/{user_id}", "grid.write", MISSING, None, 404),
+    # the analysis (研判)
+    ("GET", "/api/v1/analysis/matrix", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/matrix.xlsx", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/trend", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/rising", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/top", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/heatmap.geojson", "analysis.read", None, None, 200),
 ]
 
 
