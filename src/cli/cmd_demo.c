@@ -1090,9 +1090,10 @@ int cmd_demo(int argc, char **argv)
 		       "the enterprises' service teams\n",
 		       DEMO_OFFICIALS, DEMO_OFFICIALS);
 	if (gr.units)
-		printf("grids from %s: %d streets, %d unit grids, %d grid workers (gw001 …); the "
-		       "login gridworker serves the demo enterprise's grid\n",
-		       gr.source, gr.streets, gr.units, gr.workers);
+		printf("grids from %s: %d streets, %d unit grids, %d grid workers (gw001 …) and %d "
+		       "community grid leaders (网格长, gl001 …); the login gridworker serves the "
+		       "demo enterprise's grid\n",
+		       gr.source, gr.streets, gr.units, gr.workers, gr.leaders);
 	if (n_req)
 		printf("%lld requests (诉求) over the last %d days, in every state of the loop; "
 		       "categories and time limits under /api/v1/request-categories, /api/v1/time-limits\n",

@@ -48,9 +48,9 @@ static const char *const community_words[] = {
 
 /* A plain outline (used when the npm package is not installed). */
 static const double fallback_ring[][2] = {
-	{113.5200, 34.6050}, {113.6100, 34.6020}, {113.6800, 34.6400}, {113.6820, 34.7200},
-	{113.6600, 34.7660}, {113.6100, 34.7680}, {113.5700, 34.7300}, {113.5100, 34.6900},
-	{113.5050, 34.6400}, {113.5200, 34.6050},
+	{113.5336, 34.6195}, {113.6083, 34.6170}, {113.6664, 34.6485}, {113.6681, 34.7149},
+	{113.6498, 34.7531}, {113.6083, 34.7547}, {113.5751, 34.7232}, {113.5253, 34.6900},
+	{113.5211, 34.6485}, {113.5336, 34.6195},
 };
 
 /* ---- the outline ---- */
@@ -376,6 +376,64 @@ static json_t *feature(const char *code, const char *name, json_t *geometry)
 			 "name", name, "geometry", geometry);
 }
 
+/* A grid worker named prefix%03d on every grid of a level, but every skip-th
+ * (0: none skipped). */
+static int put_workers(struct db_pool *pool, struct db *rdb, const struct actor *sys,
+		       int64_t tenant, const char *level, const char *prefix, size_t skip,
+		       const char *password_hash, int *count, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc = db_queryf(rdb, &st, e,
+			   "SELECT id FROM grids WHERE tenant_id = $1 AND level = $2 ORDER BY code",
+			   "it", tenant, level);
+	if (rc)
+		return rc;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = xrealloc(ids, cap * sizeof *ids);
+		}
+		ids[n++] = db_column_int64(st, 0);
+	}
+	db_finalize(st);
+	if (rc < 0) {
+		free(ids);
+		return rc;
+	}
+	rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (skip && i % skip == skip - 1)
+			continue;
+		char login[32], dname[64];
+		struct demo_rng nr;
+		struct demo_entity d;
+		demo_rng_seed(&nr, WORKER_SEED + (uint64_t)i + (prefix[1] == 'l' ? 100000u : 0u));
+		demo_entity(&nr, 1, &d);
+		snprintf(login, sizeof login, "%s%03zu", prefix, i + 1);
+		snprintf(dname, sizeof dname, "%s", d.legal_rep);
+		struct user u;
+		struct err e2;
+		if (user_get_by_login(rdb, tenant, login, &u, &e2) == 0)
+			continue;
+		struct user_write w = {.who = sys, .tenant_id = tenant, .login = login,
+				       .display_name = dname, .set_roles = true,
+				       .roles = 1u << ROLE_GRID_WORKER, .password_hash = password_hash,
+				       .set_department = true, .now = now_ms()};
+		if ((rc = dept_id_by_code(rdb, tenant, street_depts[i % ARRAY_SIZE(street_depts)],
+					  &w.department_id, e)) ||
+		    (rc = db_pool_write(pool, user_create, &w, e)))
+			break;
+		struct grid_assign a = {.who = sys, .tenant_id = tenant, .grid_id = ids[i],
+					.user_id = w.id};
+		rc = db_pool_write(pool, grid_assign, &a, e);
+		(*count)++;
+	}
+	free(ids);
+	return rc;
+}
+
 /* ---- the demo's grids ---- */
 
 int demo_grids(struct db_pool *pool, struct db *rdb, const struct actor *sys, int64_t tenant,
@@ -442,52 +500,13 @@ int demo_grids(struct db_pool *pool, struct db *rdb, const struct actor *sys, in
 	if (rc)
 		return rc;
 
-	/* grid workers: one on every unit grid but every WORKER_EVERY-th */
-	struct db_stmt *st = NULL;
-	int64_t *units = NULL;
-	size_t nu = 0;
-	rc = db_queryf(rdb, &st, e,
-		       "SELECT id FROM grids WHERE tenant_id = $1 AND level = 'unit' ORDER BY code",
-		       "i", tenant);
-	if (rc)
-		return rc;
-	units = xmalloc((size_t)(res->units + 1) * sizeof *units);
-	while ((rc = db_step(st, e)) == DB_ROW && nu < (size_t)res->units)
-		units[nu++] = db_column_int64(st, 0);
-	db_finalize(st);
-	if (rc < 0) {
-		free(units);
-		return rc;
-	}
-	rc = 0;
-	for (size_t i = 0; !rc && i < nu; i++) {
-		if (i % WORKER_EVERY == WORKER_EVERY - 1)
-			continue;
-		char login[32], dname[64];
-		struct demo_rng nr;
-		struct demo_entity d;
-		demo_rng_seed(&nr, WORKER_SEED + (uint64_t)i);
-		demo_entity(&nr, 1, &d);
-		snprintf(login, sizeof login, "gw%03zu", i + 1);
-		snprintf(dname, sizeof dname, "%s", d.legal_rep);
-		struct user u;
-		struct err e2;
-		if (user_get_by_login(rdb, tenant, login, &u, &e2) == 0)
-			continue;
-		struct user_write w = {.who = sys, .tenant_id = tenant, .login = login,
-				       .display_name = dname, .set_roles = true,
-				       .roles = 1u << ROLE_GRID_WORKER, .password_hash = password_hash,
-				       .set_department = true, .now = now_ms()};
-		if ((rc = dept_id_by_code(rdb, tenant, street_depts[i % ARRAY_SIZE(street_depts)],
-					  &w.department_id, e)) ||
-		    (rc = db_pool_write(pool, user_create, &w, e)))
-			break;
-		struct grid_assign a = {.who = sys, .tenant_id = tenant, .grid_id = units[i],
-					.user_id = w.id};
-		rc = db_pool_write(pool, grid_assign, &a, e);
-		res->workers++;
-	}
-	free(units);
+	/* grid workers: one on every unit grid but every WORKER_EVERY-th (gw001 ...),
+	 * and a grid leader (网格长, gl001 ...) on every community */
+	rc = put_workers(pool, rdb, sys, tenant, "unit", "gw", WORKER_EVERY, password_hash,
+			 &res->workers, e);
+	if (!rc)
+		rc = put_workers(pool, rdb, sys, tenant, "community", "gl", 0, password_hash,
+				 &res->leaders, e);
 	return rc;
 }
 

@@ -16,7 +16,7 @@ struct db_pool;
 struct demo_grid_result {
 	struct geo_shape outline; /* the district, for placing the market (caller frees) */
 	const char *source;       /* where the outline came from */
-	int streets, units, workers;
+	int streets, units, workers, leaders;
 };
 
 /* Cut the outline (outline_path, or the npm package's file, or a plain
