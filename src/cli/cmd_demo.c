@@ -1023,7 +1023,7 @@ int cmd_demo(int argc, char **argv)
 		struct demo_rng rng;
 		demo_rng_seed(&rng, DEMO_SEED);
 		/* grids first: every enterprise is then placed as it is registered */
-		if (grids && demo_grids(pool, rdb, &sys, tenant, outline, hash, &gr, &e))
+		if (grids && demo_grids(pool, &sys, tenant, outline, hash, &gr, &e))
 			goto fail;
 		for (int64_t start = 0; start < n_ent; start += DEMO_BATCH) {
 			struct gen_job j = {&sys, tenant, &rng, start,

@@ -376,18 +376,26 @@ static json_t *feature(const char *code, const char *name, json_t *geometry)
 			 "name", name, "geometry", geometry);
 }
 
-/* A grid worker named prefix%03d on every grid of a level, but every skip-th
- * (0: none skipped). */
-static int put_workers(struct db_pool *pool, struct db *rdb, const struct actor *sys,
-		       int64_t tenant, const char *level, const char *prefix, size_t skip,
-		       const char *password_hash, int *count, struct err *e)
+struct workers_job {
+	const struct actor *sys;
+	int64_t tenant;
+	const char *level, *prefix;
+	size_t skip;
+	const char *password_hash;
+	int count; /* out */
+};
+
+/* Write job: a grid worker named prefix%03d on every grid of a level, but
+ * every skip-th (0: none skipped), all in one transaction. */
+static int workers_fn(struct db *db, void *arg, struct err *e)
 {
+	struct workers_job *j = arg;
 	struct db_stmt *st = NULL;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
-	int rc = db_queryf(rdb, &st, e,
+	int rc = db_queryf(db, &st, e,
 			   "SELECT id FROM grids WHERE tenant_id = $1 AND level = $2 ORDER BY code",
-			   "it", tenant, level);
+			   "it", j->tenant, j->level);
 	if (rc)
 		return rc;
 	while ((rc = db_step(st, e)) == DB_ROW) {
@@ -404,39 +412,50 @@ static int put_workers(struct db_pool *pool, struct db *rdb, const struct actor 
 	}
 	rc = 0;
 	for (size_t i = 0; !rc && i < n; i++) {
-		if (skip && i % skip == skip - 1)
+		if (j->skip && i % j->skip == j->skip - 1)
 			continue;
 		char login[32], dname[64];
 		struct demo_rng nr;
 		struct demo_entity d;
-		demo_rng_seed(&nr, WORKER_SEED + (uint64_t)i + (prefix[1] == 'l' ? 100000u : 0u));
+		demo_rng_seed(&nr, WORKER_SEED + (uint64_t)i + (j->prefix[1] == 'l' ? 100000u : 0u));
 		demo_entity(&nr, 1, &d);
-		snprintf(login, sizeof login, "%s%03zu", prefix, i + 1);
+		snprintf(login, sizeof login, "%s%03zu", j->prefix, i + 1);
 		snprintf(dname, sizeof dname, "%s", d.legal_rep);
 		struct user u;
 		struct err e2;
-		if (user_get_by_login(rdb, tenant, login, &u, &e2) == 0)
+		if (user_get_by_login(db, j->tenant, login, &u, &e2) == 0)
 			continue;
-		struct user_write w = {.who = sys, .tenant_id = tenant, .login = login,
+		struct user_write w = {.who = j->sys, .tenant_id = j->tenant, .login = login,
 				       .display_name = dname, .set_roles = true,
-				       .roles = 1u << ROLE_GRID_WORKER, .password_hash = password_hash,
-				       .set_department = true, .now = now_ms()};
-		if ((rc = dept_id_by_code(rdb, tenant, street_depts[i % ARRAY_SIZE(street_depts)],
+				       .roles = 1u << ROLE_GRID_WORKER,
+				       .password_hash = j->password_hash, .set_department = true,
+				       .now = now_ms()};
+		if ((rc = dept_id_by_code(db, j->tenant, street_depts[i % ARRAY_SIZE(street_depts)],
 					  &w.department_id, e)) ||
-		    (rc = db_pool_write(pool, user_create, &w, e)))
+		    (rc = user_create(db, &w, e)))
 			break;
-		struct grid_assign a = {.who = sys, .tenant_id = tenant, .grid_id = ids[i],
+		struct grid_assign a = {.who = j->sys, .tenant_id = j->tenant, .grid_id = ids[i],
 					.user_id = w.id};
-		rc = db_pool_write(pool, grid_assign, &a, e);
-		(*count)++;
+		rc = grid_assign(db, &a, e);
+		j->count++;
 	}
 	free(ids);
 	return rc;
 }
 
+static int put_workers(struct db_pool *pool, const struct actor *sys, int64_t tenant,
+		       const char *level, const char *prefix, size_t skip,
+		       const char *password_hash, int *count, struct err *e)
+{
+	struct workers_job j = {sys, tenant, level, prefix, skip, password_hash, 0};
+	int rc = db_pool_write(pool, workers_fn, &j, e);
+	*count = j.count;
+	return rc;
+}
+
 /* ---- the demo's grids ---- */
 
-int demo_grids(struct db_pool *pool, struct db *rdb, const struct actor *sys, int64_t tenant,
+int demo_grids(struct db_pool *pool, const struct actor *sys, int64_t tenant,
 	       const char *outline_path, const char *password_hash, struct demo_grid_result *res,
 	       struct err *e)
 {
@@ -502,10 +521,10 @@ int demo_grids(struct db_pool *pool, struct db *rdb, const struct actor *sys, in
 
 	/* grid workers: one on every unit grid but every WORKER_EVERY-th (gw001 ...),
 	 * and a grid leader (网格长, gl001 ...) on every community */
-	rc = put_workers(pool, rdb, sys, tenant, "unit", "gw", WORKER_EVERY, password_hash,
+	rc = put_workers(pool, sys, tenant, "unit", "gw", WORKER_EVERY, password_hash,
 			 &res->workers, e);
 	if (!rc)
-		rc = put_workers(pool, rdb, sys, tenant, "community", "gl", 0, password_hash,
+		rc = put_workers(pool, sys, tenant, "community", "gl", 0, password_hash,
 				 &res->leaders, e);
 	return rc;
 }

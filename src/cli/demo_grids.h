@@ -21,7 +21,7 @@ struct demo_grid_result {
 
 /* Cut the outline (outline_path, or the npm package's file, or a plain
  * outline) into grids, import them and put grid workers (gw001 ...) on them. */
-int demo_grids(struct db_pool *pool, struct db *rdb, const struct actor *sys, int64_t tenant,
+int demo_grids(struct db_pool *pool, const struct actor *sys, int64_t tenant,
 	       const char *outline_path, const char *password_hash, struct demo_grid_result *res,
 	       struct err *e);
 
