@@ -46,7 +46,7 @@ export function homeFor() {
   if (!auth.me) return '/login'
   if (auth.me.must_change_password) return '/password'
   if (hasRole('enterprise')) return '/portal'
-  if (hasRole('leader')) return '/dashboard'
+  if (hasRole('leader')) return '/console/dashboard'
   if (can('request.dispatch')) return '/console/queue'
   if (can('request.handle')) return '/console/work'
   if (can('request.read')) return '/console/requests'

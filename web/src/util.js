@@ -88,3 +88,14 @@ export function usePoll(fn, ms) {
   const id = setInterval(fn, ms)
   onUnmounted(() => clearInterval(id))
 }
+
+// The clock that matters now: an overdue one first, else signing while
+// dispatched, the return visit once replied, else the reply.
+export function currentDeadline(r) {
+  const d = r.deadlines || {}
+  for (const k of ['sign', 'handle', 'visit']) if (d[k] && d[k].state === 'overdue') return { d: d[k], kind: k }
+  if (r.state === 'dispatched' && d.sign && d.sign.state) return { d: d.sign, kind: 'sign' }
+  if (r.state === 'replied' && d.visit) return { d: d.visit, kind: 'visit' }
+  if (d.handle) return { d: d.handle, kind: 'handle' }
+  return { d: null, kind: 'handle' }
+}

@@ -102,6 +102,8 @@ export default {
   },
   blind: { title: 'Blind spots', enterprises: 'enterprises', officials: 'officials' },
   dash: {
+    presetYear: 'This year', preset90: 'Last 90 days', presetMonth: 'This month', weights: 'Weights {response}/{resolution}/{satisfaction}',
+    dispatchedN: '{n} dispatched', rated: 'Rated', reopened: '{n} reopened', numbersAxis: 'count',
     title: 'Enterprise requests — leadership dashboard', period: 'Period', response: 'Response rate', resolution: 'Resolution rate',
     satisfaction: 'Satisfaction rate', composite: 'Composite', target: 'Target {p}%', meets: 'On target', below: 'Below target',
     trend: 'Trend', ranking: 'Department ranking', overdueList: 'Overdue requests', byCategory: 'By category', heat: 'Grid heat map',

@@ -102,6 +102,8 @@ export default {
   },
   blind: { title: '服务盲区', enterprises: '家企业', officials: '名干部' },
   dash: {
+    presetYear: '本年', preset90: '近90天', presetMonth: '本月', weights: '权重 响应{response}·解决{resolution}·满意{satisfaction}',
+    dispatchedN: '已派单 {n}', rated: '已评价', reopened: '重办 {n}', numbersAxis: '件',
     title: '营商环境诉求办理驾驶舱', period: '统计期间', response: '响应率', resolution: '解决率',
     satisfaction: '满意率', composite: '综合得分', target: '目标 {p}%', meets: '达标', below: '未达标',
     trend: '趋势', ranking: '部门排名', overdueList: '逾期诉求', byCategory: '诉求分类分布', heat: '网格热力',
