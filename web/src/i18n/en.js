@@ -112,6 +112,7 @@ export default {
     belowTarget: '{n} departments below the target', numbers: '{n}', asOf: 'As of {t}',
   },
   admin: {
+    verify: 'Verify the chain', entity: 'Entity',
     login: 'Login', displayName: 'Name', roles: 'Roles', dept: 'Department', phone: 'Mobile', email: 'E-mail',
     lastLogin: 'Last login', otp: 'One-time password (shown once): {p}', resetPw: 'Reset password', disable: 'Disable', enable: 'Enable',
     unlock: 'Unlock', parent: 'Parent', users: 'Users', permission: 'Permission', scope: 'Scope',

@@ -112,6 +112,7 @@ export default {
     belowTarget: '{n} 个部门解决率低于目标线', numbers: '{n} 件', asOf: '数据截至 {t}',
   },
   admin: {
+    verify: '校验审计链', entity: '对象',
     login: '登录名', displayName: '姓名', roles: '角色', dept: '部门', phone: '手机号', email: '邮箱',
     lastLogin: '最近登录', otp: '一次性密码（仅显示一次）：{p}', resetPw: '重置密码', disable: '停用', enable: '启用',
     unlock: '解锁', parent: '上级部门', users: '人数', permission: '权限', scope: '数据范围',
