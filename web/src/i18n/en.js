@@ -100,6 +100,11 @@ export default {
     ledgerStatus: { open: 'Open', in_progress: 'In progress', resolved: 'Resolved', closed: 'Closed' },
     code2: 'Enterprise code', noTeam: 'No service team yet',
   },
+  grid: {
+    hint: 'Enterprises and requests are placed in grids by location; darker means more', metric: 'Metric', workers: 'Grid workers', top: 'Top grids',
+    levels: { district: 'District', street: 'Street', community: 'Community', unit: 'Unit grid' },
+    metrics: { enterprises: 'Enterprises', open_requests: 'Open requests', overdue: 'Overdue', received: 'Received', closed: 'Closed', workers: 'Grid workers' },
+  },
   blind: { title: 'Blind spots', enterprises: 'enterprises', officials: 'officials' },
   dash: {
     presetYear: 'This year', preset90: 'Last 90 days', presetMonth: 'This month', weights: 'Weights {response}/{resolution}/{satisfaction}',

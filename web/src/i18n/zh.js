@@ -100,6 +100,11 @@ export default {
     ledgerStatus: { open: '待办', in_progress: '推进中', resolved: '已解决', closed: '已关闭' },
     code2: '政企码', noTeam: '尚无服务团队',
   },
+  grid: {
+    hint: '网格化治理：企业与诉求按位置落入网格，颜色越深数值越大', metric: '指标', workers: '网格员', top: '网格排行',
+    levels: { district: '区', street: '街道', community: '社区', unit: '单元网格' },
+    metrics: { enterprises: '企业数', open_requests: '在办诉求', overdue: '逾期诉求', received: '本期受理', closed: '本期办结', workers: '网格员' },
+  },
   blind: { title: '服务盲区', enterprises: '家企业', officials: '名干部' },
   dash: {
     presetYear: '本年', preset90: '近90天', presetMonth: '本月', weights: '权重 响应{response}·解决{resolution}·满意{satisfaction}',
