@@ -26,6 +26,8 @@ const WEB = join(ROOT, 'web', 'dist')
 const SHOTS = join(ROOT, 'build', 'screenshots')
 const PASSWORD = 'Yiqiban@2026'
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
+// a 1×1 PNG: the server checks the signature and the IHDR chunk
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
 const results = []
 const pageErrors = []
@@ -166,11 +168,14 @@ async function main() {
   await check('enterprise submits a request in the portal', async () => {
     await ent.getByLabel('诉求内容').fill(content)
     await ent.getByLabel('地点').fill('大学路与政通路交叉口')
+    await ent.locator('input[type=file]').setInputFiles({ name: '现场照片.png', mimeType: 'image/png', buffer: PNG })
+    await ent.getByText('现场照片.png').waitFor()
     await ent.getByRole('button', { name: '提交' }).click()
     await ent.waitForURL(/#\/portal\/requests\/\d+/)
     number = (await ent.locator('.page-title .hint').innerText()).trim()
     expect(/^\d{8}-\d{6}$/.test(number), 'request number shown: ' + number)
     await ent.getByText('已受理').first().waitFor()
+    await ent.getByText('📎 现场照片.png').waitFor()
     await shot(ent, 'portal-request')
   })
 
@@ -229,6 +234,19 @@ async function main() {
     // drill-down: the received counter opens the requests behind it
     await leader.locator('[data-kpi="received"] button').click()
     await leader.locator('.el-drawer').getByRole('button', { name: number }).waitFor()
+  })
+
+  await check('a scanned 政企码 opens the card, and its button the request form', async () => {
+    const code = await ent.evaluate(async () => {
+      const me = await (await fetch('/api/v1/my/enterprise')).json()
+      return (await (await fetch(`/api/v1/enterprises/${me.id}/code`)).json()).url
+    })
+    await ent.goto(code)
+    await ent.getByText('郑州二七示范商贸有限公司').first().waitFor()
+    await shot(ent, 'portal-enterprise-card')
+    await ent.getByRole('link', { name: /提出诉求/ }).click()
+    await ent.waitForURL(/#\/portal\/requests\/new\?enterprise_code=/)
+    await ent.locator('.ent-card').getByText('郑州二七示范商贸有限公司').waitFor()
   })
 
   await check("one role cannot open another role's pages", async () => {
