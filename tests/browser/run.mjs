@@ -175,7 +175,7 @@ async function main() {
     number = (await ent.locator('.page-title .hint').innerText()).trim()
     expect(/^\d{8}-\d{6}$/.test(number), 'request number shown: ' + number)
     await ent.getByText('已受理').first().waitFor()
-    await ent.getByText('📎 现场照片.png').waitFor()
+    await ent.locator('.atts').getByText('现场照片.png').waitFor()
     await shot(ent, 'portal-request')
   })
 
