@@ -271,6 +271,21 @@ async function main() {
     expect(st2 === 403, 'enterprise may not list users: ' + st2)
   })
 
+  await check('an administrator sees a refused setting at its field', async () => {
+    const adm = await newPage(base)
+    await login(adm, 'admin')
+    await adm.goto(base + '/#/console/admin/settings')
+    const input = adm.getByLabel('响应率权重 %')
+    await input.fill('20')
+    await adm.getByRole('button', { name: '保存' }).click()
+    const item = adm.locator('.el-form-item', { has: input })
+    await item.locator('.el-form-item__error').waitFor()
+    const msg = await item.locator('.el-form-item__error').innerText()
+    expect(/100/.test(msg), 'the weights must sum to 100: ' + msg)
+    await shot(adm, 'console-admin-settings')
+    await adm.context().close()
+  })
+
   await check('the UI switches to English', async () => {
     await disp.goto(base + '/#/console/queue')
     await disp.getByRole('button', { name: 'English' }).click()

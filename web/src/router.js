@@ -43,6 +43,7 @@ const routes = [
       { path: 'admin/roles', component: () => import('./views/admin/Roles.vue'), meta: { staff: true, perm: 'user.write', title: 'nav.roles' } },
       { path: 'admin/categories', component: () => import('./views/admin/Categories.vue'), meta: { staff: true, perm: 'category.write', title: 'nav.categories' } },
       { path: 'admin/calendar', component: () => import('./views/admin/Calendar.vue'), meta: { staff: true, perm: 'calendar.write', title: 'nav.calendar' } },
+      { path: 'admin/settings', component: () => import('./views/admin/Settings.vue'), meta: { staff: true, perm: 'settings.write', title: 'nav.settings' } },
       { path: 'admin/audit', component: () => import('./views/admin/Audit.vue'), meta: { staff: true, perm: 'audit.read', title: 'nav.audit' } },
     ],
   },

@@ -29,7 +29,7 @@ export default {
     queue: 'Dispatch queue', work: 'Department desk', requests: 'All requests', enterprises: 'Enterprises', blindspots: 'Blind spots',
     ledger: 'Key-enterprise ledger', grids: 'Grid map', visits: 'Visits', dashboard: 'Dashboard', admin: 'Administration',
     users: 'Users', depts: 'Departments', roles: 'Roles', categories: 'Categories & time limits', calendar: 'Holiday calendar',
-    audit: 'Audit log', service: 'Services', governance: 'Grid governance', analysis: 'Analysis',
+    settings: 'Settings', audit: 'Audit log', service: 'Services', governance: 'Grid governance', analysis: 'Analysis',
   },
   role: {
     admin: 'Administrator', leader: 'Leader', dispatcher: 'Dispatcher', handler: 'Handler', dept_head: 'Department head',
@@ -104,6 +104,16 @@ export default {
     hint: 'Enterprises and requests are placed in grids by location; darker means more', metric: 'Metric', workers: 'Grid workers', top: 'Top grids',
     levels: { district: 'District', street: 'Street', community: 'Community', unit: 'Unit grid' },
     metrics: { enterprises: 'Enterprises', open_requests: 'Open requests', overdue: 'Overdue', received: 'Received', closed: 'Closed', workers: 'Grid workers' },
+  },
+  settings: {
+    hint: 'Changes apply at once and are audited', groups: { login: 'Login security', urgency: 'Urgent requests', team: 'Service teams', reminder: 'Digital employee', escalation: 'Digital employee',
+      visit: 'Return visits', rates: 'Rates and targets', attachments: 'Attachments', suggestions: 'Suggestions', other: 'Other' },
+    keys: { login_max_failures: 'Failed logins before lock-out', login_lock_minutes: 'Lock-out (minutes)', urgency_urgent_sign_minutes: 'Urgent: sign within (working minutes)',
+      urgency_critical_sign_minutes: 'Critical: sign within (working minutes)', team_max_enterprises_per_official: 'Enterprises per official, at most',
+      reminder_fraction_percent: 'Remind at (% of the limit used)', escalation_leader_after_days: 'Escalate to leaders after (working days)', visit_auto_close_days: 'Auto-close after the visit (working days, 0 = limit)',
+      rates_weight_response: 'Weight of response %', rates_weight_resolution: 'Weight of resolution %', rates_weight_satisfaction: 'Weight of satisfaction %',
+      rates_basic_satisfied_percent: '"Basically satisfied" counts as %', rates_target_resolution_percent: 'Resolution target %', attachments_max_bytes: 'Attachment size limit (bytes)',
+      attachments_max_per_request: 'Attachments per request', suggestions_retrain_minutes: 'Retrain the model every (minutes)' },
   },
   blind: { title: 'Blind spots', enterprises: 'enterprises', officials: 'officials' },
   dash: {

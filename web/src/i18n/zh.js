@@ -29,7 +29,7 @@ export default {
     queue: '派单队列', work: '部门工作台', requests: '诉求查询', enterprises: '企业库', blindspots: '服务盲区',
     ledger: '重点企业台账', grids: '网格地图', visits: '走访记录', dashboard: '领导驾驶舱', admin: '系统管理',
     users: '用户管理', depts: '部门管理', roles: '角色权限', categories: '诉求分类与时限', calendar: '节假日日历',
-    audit: '审计日志', service: '服务办理', governance: '网格治理', analysis: '统计分析',
+    settings: '辖区设置', audit: '审计日志', service: '服务办理', governance: '网格治理', analysis: '统计分析',
   },
   role: {
     admin: '管理员', leader: '领导', dispatcher: '受理派单员', handler: '承办人', dept_head: '部门负责人',
@@ -104,6 +104,16 @@ export default {
     hint: '网格化治理：企业与诉求按位置落入网格，颜色越深数值越大', metric: '指标', workers: '网格员', top: '网格排行',
     levels: { district: '区', street: '街道', community: '社区', unit: '单元网格' },
     metrics: { enterprises: '企业数', open_requests: '在办诉求', overdue: '逾期诉求', received: '本期受理', closed: '本期办结', workers: '网格员' },
+  },
+  settings: {
+    hint: '修改后立即生效，并记入审计日志', groups: { login: '登录安全', urgency: '紧急诉求', team: '包联服务', reminder: '数字员工', escalation: '数字员工',
+      visit: '回访', rates: '考核指标', attachments: '附件', suggestions: '智能建议', other: '其他' },
+    keys: { login_max_failures: '连续登录失败锁定次数', login_lock_minutes: '锁定时长（分钟）', urgency_urgent_sign_minutes: '紧急诉求签收时限（工作分钟）',
+      urgency_critical_sign_minutes: '特急诉求签收时限（工作分钟）', team_max_enterprises_per_official: '每名干部包联企业上限',
+      reminder_fraction_percent: '办理提醒（已用时限 %）', escalation_leader_after_days: '升级至领导（工作日）', visit_auto_close_days: '回访后自动办结（工作日，0 = 按时限）',
+      rates_weight_response: '响应率权重 %', rates_weight_resolution: '解决率权重 %', rates_weight_satisfaction: '满意率权重 %',
+      rates_basic_satisfied_percent: '“基本满意”折算 %', rates_target_resolution_percent: '解决率目标 %', attachments_max_bytes: '单个附件上限（字节）',
+      attachments_max_per_request: '每件诉求附件数上限', suggestions_retrain_minutes: '模型重新训练间隔（分钟）' },
   },
   blind: { title: '服务盲区', enterprises: '家企业', officials: '名干部' },
   dash: {
