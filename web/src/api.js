@@ -2,6 +2,7 @@
 // request that is not GET carries the X-CSRF-Token the login (or GET /me) gave.
 // Errors become ApiError with the API's bilingual message and the field it names.
 import { reactive } from 'vue'
+import { i18n } from './i18n'
 
 export const session = reactive({ csrf: '' })
 
@@ -11,8 +12,8 @@ export class ApiError extends Error {
     super(e.message || `HTTP ${status}`)
     this.status = status
     this.code = e.code || 'http'
-    this.message_en = e.message || `HTTP ${status}`
-    this.message_zh = e.message_zh || e.message || `请求失败（${status}）`
+    this.message_en = e.message || i18n.global.t('common.httpError', { s: status }, { locale: 'en' })
+    this.message_zh = e.message_zh || e.message || i18n.global.t('common.httpError', { s: status }, { locale: 'zh' })
     this.field = e.field || ''
   }
   text(locale) {

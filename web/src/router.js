@@ -36,6 +36,7 @@ const routes = [
       { path: 'enterprises/:id', component: () => import('./views/console/EnterpriseDetail.vue'), meta: { staff: true, perm: 'enterprise.read', title: 'nav.enterprises' } },
       { path: 'blindspots', component: () => import('./views/console/BlindSpots.vue'), meta: { staff: true, perm: 'blindspot.read', title: 'nav.blindspots' } },
       { path: 'grids', component: () => import('./views/console/Grids.vue'), meta: { staff: true, perm: 'grid.read', title: 'nav.grids', wide: true } },
+      { path: 'checkin', component: () => import('./views/console/Checkin.vue'), meta: { staff: true, perm: 'checkin.verify', title: 'nav.checkin' } },
       { path: 'ledger', component: () => import('./views/console/Ledger.vue'), meta: { staff: true, perm: 'ledger.read', title: 'nav.ledger' } },
       { path: 'notifications', component: () => import('./views/Notifications.vue'), meta: { staff: true, title: 'nav.notifications' } },
       { path: 'admin/users', component: () => import('./views/admin/Users.vue'), meta: { staff: true, perm: 'user.write', title: 'nav.users' } },

@@ -16,6 +16,7 @@ export default {
     mismatch: 'The two new passwords differ', rule: 'At least 8 characters from three of: upper case, lower case, digits, symbols', done: 'Password changed',
   },
   common: {
+    httpError: 'Request failed ({s})',
     search: 'Search', reset: 'Reset', refresh: 'Refresh', save: 'Save', cancel: 'Cancel', confirm: 'OK',
     submit: 'Submit', edit: 'Edit', add: 'Add', del: 'Delete', close: 'Close', back: 'Back', detail: 'Details',
     more: 'Load more', none: 'No data', yes: 'Yes', no: 'No', all: 'All', actions: 'Actions', status: 'Status',
@@ -29,7 +30,7 @@ export default {
     queue: 'Dispatch queue', work: 'Department desk', requests: 'All requests', enterprises: 'Enterprises', blindspots: 'Blind spots',
     ledger: 'Key-enterprise ledger', grids: 'Grid map', visits: 'Visits', dashboard: 'Dashboard', admin: 'Administration',
     users: 'Users', depts: 'Departments', roles: 'Roles', categories: 'Categories & time limits', calendar: 'Holiday calendar',
-    settings: 'Settings', audit: 'Audit log', service: 'Services', governance: 'Grid governance', analysis: 'Analysis',
+    settings: 'Settings', checkin: 'On-site check-in', audit: 'Audit log', service: 'Services', governance: 'Grid governance', analysis: 'Analysis',
   },
   role: {
     admin: 'Administrator', leader: 'Leader', dispatcher: 'Dispatcher', handler: 'Handler', dept_head: 'Department head',
@@ -71,7 +72,7 @@ export default {
     chooseDept: 'Choose a department', chooseCat: 'Choose a category', noSuggestion: 'No suggestion', dispatchTo: 'Dispatch to',
     onTime: 'on time', late: 'late', version: 'Version', uploaded: '{n} uploaded', system: 'Digital employee',
     rateTitle: 'How was this request handled?', pickRating: 'Choose a rating', mergeHint: 'Number or id of the master request',
-    actionsFor: 'What you can do', noActions: 'Nothing to do right now', reopenCount: 'Reopened',
+    svShort: 'S{n}', actionsFor: 'What you can do', noActions: 'Nothing to do right now', reopenCount: 'Reopened',
   },
   portal: {
     hello: 'Hello, {name}', tagline: 'Ask once, answered on time', quick: 'Services',
@@ -84,6 +85,7 @@ export default {
   notify: { title: 'Notifications', markAll: 'Mark all read', read: 'Read', unread: 'Unread', open: 'Open request',
     kinds: { remind_handle: 'Reminder', escalate_1: 'Supervision L1', escalate_2: 'Supervision L2', visit_due: 'Visit due', daily_report: 'Daily report' } },
   console: {
+    newReq: 'New request',
     queueTitle: 'Requests to dispatch', queueHint: 'Dispatch soon after receipt; suggestions come from past dispatch decisions, duplicates are flagged.',
     toSign: 'To sign', open: 'In progress', dueSoon: 'Due soon', overdue: 'Overdue', pendingDecision: 'To decide', toRate: 'To visit',
     all: 'All requests', closed: 'Closed', filters: 'Filters', countdown: 'Time left', refreshIn: 'live',
@@ -115,6 +117,7 @@ export default {
       rates_basic_satisfied_percent: '"Basically satisfied" counts as %', rates_target_resolution_percent: 'Resolution target %', attachments_max_bytes: 'Attachment size limit (bytes)',
       attachments_max_per_request: 'Attachments per request', suggestions_retrain_minutes: 'Retrain the model every (minutes)' },
   },
+  checkin: { hint: 'On site, enter the 6-digit code the enterprise shows (every attempt is audited)', code: 'Check-in code', verify: 'Verify', ok: 'Checked in' },
   blind: { title: 'Blind spots', enterprises: 'enterprises', officials: 'officials' },
   dash: {
     presetYear: 'This year', preset90: 'Last 90 days', presetMonth: 'This month', weights: 'Weights {response}/{resolution}/{satisfaction}',

@@ -16,6 +16,7 @@ export default {
     mismatch: '两次输入的新密码不一致', rule: '至少 8 位，包含大写、小写、数字、符号中的三类', done: '密码已修改',
   },
   common: {
+    httpError: '请求失败（{s}）',
     search: '查询', reset: '重置', refresh: '刷新', save: '保存', cancel: '取消', confirm: '确定',
     submit: '提交', edit: '编辑', add: '新增', del: '删除', close: '关闭', back: '返回', detail: '详情',
     more: '加载更多', none: '暂无数据', yes: '是', no: '否', all: '全部', actions: '操作', status: '状态',
@@ -29,7 +30,7 @@ export default {
     queue: '派单队列', work: '部门工作台', requests: '诉求查询', enterprises: '企业库', blindspots: '服务盲区',
     ledger: '重点企业台账', grids: '网格地图', visits: '走访记录', dashboard: '领导驾驶舱', admin: '系统管理',
     users: '用户管理', depts: '部门管理', roles: '角色权限', categories: '诉求分类与时限', calendar: '节假日日历',
-    settings: '辖区设置', audit: '审计日志', service: '服务办理', governance: '网格治理', analysis: '统计分析',
+    settings: '辖区设置', checkin: '现场核验', audit: '审计日志', service: '服务办理', governance: '网格治理', analysis: '统计分析',
   },
   role: {
     admin: '管理员', leader: '领导', dispatcher: '受理派单员', handler: '承办人', dept_head: '部门负责人',
@@ -71,7 +72,7 @@ export default {
     chooseDept: '选择承办部门', chooseCat: '选择分类', noSuggestion: '暂无建议', dispatchTo: '派往',
     onTime: '按期', late: '超期', version: '版本', uploaded: '已上传 {n}', system: '数字员工',
     rateTitle: '请对本次办理进行评价', pickRating: '请选择满意度', mergeHint: '输入主诉求的编号或 ID',
-    actionsFor: '可执行的操作', noActions: '当前没有可执行的操作', reopenCount: '重办次数',
+    svShort: '督{n}', actionsFor: '可执行的操作', noActions: '当前没有可执行的操作', reopenCount: '重办次数',
   },
   portal: {
     hello: '您好，{name}', tagline: '有事找“二七帮”，诉求直达、限时办结', quick: '常用服务',
@@ -84,6 +85,7 @@ export default {
   notify: { title: '消息通知', markAll: '全部标为已读', read: '已读', unread: '未读', open: '查看诉求',
     kinds: { remind_handle: '办理提醒', escalate_1: '一级督办', escalate_2: '二级督办', visit_due: '待回访', daily_report: '日报' } },
   console: {
+    newReq: '登记诉求',
     queueTitle: '待派单诉求', queueHint: '受理后尽快派单；系统根据历史派单给出部门与分类建议，并提示疑似重复。',
     toSign: '待签收', open: '办理中', dueSoon: '临期', overdue: '逾期', pendingDecision: '待审批', toRate: '待回访',
     all: '全部诉求', closed: '已办结', filters: '筛选', countdown: '剩余时间', refreshIn: '实时计时',
@@ -115,6 +117,7 @@ export default {
       rates_basic_satisfied_percent: '“基本满意”折算 %', rates_target_resolution_percent: '解决率目标 %', attachments_max_bytes: '单个附件上限（字节）',
       attachments_max_per_request: '每件诉求附件数上限', suggestions_retrain_minutes: '模型重新训练间隔（分钟）' },
   },
+  checkin: { hint: '执法人员到达企业现场后，输入企业出示的 6 位核验码完成登记（每次尝试均记入审计）', code: '核验码', verify: '核验', ok: '核验通过，已登记入企' },
   blind: { title: '服务盲区', enterprises: '家企业', officials: '名干部' },
   dash: {
     presetYear: '本年', preset90: '近90天', presetMonth: '本月', weights: '权重 响应{response}·解决{resolution}·满意{satisfaction}',
