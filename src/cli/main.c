@@ -16,7 +16,7 @@ static const struct cmd cmds[] = {
 	 "yiqiban serve [--db PATH] [--listen HOST:PORT] [--threads N] [--access-log FILE|-]\n"
 	 "              [--session-idle SECONDS] [--session-max SECONDS] [--secure-cookie]\n"
 	 "              [--max-body BYTES] [--no-scheduler] [--scheduler-interval SECONDS]\n"
-	 "              [--webhook-allow-private]",
+	 "              [--webhook-allow-private] [--web-root DIR|off]",
 	 "Start the HTTP server on an initialised database, applying any pending\n"
 	 "migrations first. Defaults: --db yiqiban.db, --listen 127.0.0.1:8080 (port 0\n"
 	 "picks a free port), --threads 8, access log (JSON lines) to stdout ('off' for\n"
@@ -27,6 +27,9 @@ static const struct cmd cmds[] = {
 	 "daily reports) ticks every --scheduler-interval seconds (default 30) unless\n"
 	 "--no-scheduler; webhooks are sent by the same component and may reach\n"
 	 "loopback and private addresses only with --webhook-allow-private.\n"
+	 "The web UI (built by 'make web') is served at / from --web-root DIR; by\n"
+	 "default from web/dist under the working directory, else web/dist of the\n"
+	 "source tree the binary was built in; without one, / answers a JSON index.\n"
 	 "SIGINT/SIGTERM stop it after in-flight requests."},
 	{"init", cmd_init,
 	 "yiqiban init [--db PATH] [--tenant CODE] [--tenant-name NAME] [--region CODE] [--admin LOGIN]",

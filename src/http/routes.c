@@ -126,6 +126,9 @@ int routes_match(const char *method, const char *path, struct req *r)
 	size_t n;
 	const struct route *rt = routes_all(&n);
 	bool path_seen = false;
+	/* HEAD is GET without the body (libmicrohttpd leaves the body out) */
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
 	int best = -1, best_lit = -1;
 	/* Several patterns may match ("/enterprises/export.xlsx" and
 	 * "/enterprises/{id}"): the one with more literal segments wins. */

@@ -87,6 +87,7 @@ MISSING = 999999
 # a permitted caller gets 400/404/422 and nothing changes. "{self}" is the caller's own id.
 ROUTES = [
     ("GET", "/", "public", None, None, 200),
+    ("GET", "/assets/{file}", "public", None, None, 404),  # "{file}" itself: no such file
     ("GET", "/healthz", "public", None, None, 200),
     ("GET", "/metrics", "public", None, None, 200),
     ("GET", "/api/v1/openapi.json", "public", None, None, 200),
