@@ -239,6 +239,8 @@ int scope_sql(const struct actor *a, enum scope s, const struct scope_cols *c, s
 					" AND %s IN (SELECT id FROM grids WHERE tenant_id = %" PRId64
 					" AND path LIKE '%s%%')",
 					c->grid, a->tenant_id, a->grid_path);
+		if (c->grid && a->grid_id) /* its path unknown: that grid alone */
+			return buf_addf(w, " AND %s = %" PRId64, c->grid, a->grid_id);
 		break;
 	case SCOPE_SELF:
 		if (c->owner && c->enterprise && a->enterprise_id)

@@ -112,6 +112,20 @@ static void test_scope_sql(void **state)
 		assert_string_equal(b.p, t[i].want);
 		buf_release(&b);
 	}
+	/* a grid leader: its grid and every grid below, by path */
+	struct actor lead = a;
+	snprintf(lead.grid_path, sizeof lead.grid_path, "/1/9/");
+	struct buf gb;
+	buf_init(&gb, 0);
+	scope_sql(&lead, SCOPE_GRID, &cols, &gb);
+	assert_string_equal(gb.p, " AND u.grid_id IN (SELECT id FROM grids WHERE tenant_id = 7 AND "
+				  "path LIKE '/1/9/%')");
+	buf_release(&gb);
+	struct scope_row below = {.grid_id = 12, .grid_path = "/1/9/12/"},
+			 beside = {.grid_id = 13, .grid_path = "/1/10/13/"};
+	assert_true(scope_allows(&lead, SCOPE_GRID, &below));
+	assert_false(scope_allows(&lead, SCOPE_GRID, &beside));
+	assert_false(scope_allows(&a, SCOPE_GRID, &below)); /* no path: its grid alone */
 	/* an enterprise user: SELF means its enterprise (or, with an owner column, either) */
 	struct actor ent = actor_with(1u << ROLE_ENTERPRISE);
 	ent.enterprise_id = 77;
