@@ -72,7 +72,7 @@ export default {
     chooseDept: 'Choose a department', chooseCat: 'Choose a category', noSuggestion: 'No suggestion', dispatchTo: 'Dispatch to',
     onTime: 'on time', late: 'late', version: 'Version', uploaded: '{n} uploaded', system: 'Digital employee',
     rateTitle: 'How was this request handled?', pickRating: 'Choose a rating', mergeHint: 'Number or id of the master request',
-    svShort: 'S{n}', actionsFor: 'What you can do', noActions: 'Nothing to do right now', reopenCount: 'Reopened',
+    appKind: 'Kind', applicant: 'Applicant', reason: 'Reason', svShort: 'S{n}', actionsFor: 'What you can do', noActions: 'Nothing to do right now', reopenCount: 'Reopened',
   },
   portal: {
     hello: 'Hello, {name}', tagline: 'Ask once, answered on time', quick: 'Services',

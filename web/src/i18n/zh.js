@@ -72,7 +72,7 @@ export default {
     chooseDept: '选择承办部门', chooseCat: '选择分类', noSuggestion: '暂无建议', dispatchTo: '派往',
     onTime: '按期', late: '超期', version: '版本', uploaded: '已上传 {n}', system: '数字员工',
     rateTitle: '请对本次办理进行评价', pickRating: '请选择满意度', mergeHint: '输入主诉求的编号或 ID',
-    svShort: '督{n}', actionsFor: '可执行的操作', noActions: '当前没有可执行的操作', reopenCount: '重办次数',
+    appKind: '申请类型', applicant: '申请人', reason: '理由', svShort: '督{n}', actionsFor: '可执行的操作', noActions: '当前没有可执行的操作', reopenCount: '重办次数',
   },
   portal: {
     hello: '您好，{name}', tagline: '有事找“二七帮”，诉求直达、限时办结', quick: '常用服务',
