@@ -143,5 +143,5 @@ CREATE TABLE visit_campaign_targets (
   worker_id BIGINT,
   PRIMARY KEY (tenant_id, campaign_id, enterprise_id)
 );
-CREATE INDEX visit_campaign_targets_enterprise ON visit_campaign_targets (tenant_id, enterprise_id);
-CREATE INDEX visit_campaign_targets_worker ON visit_campaign_targets (tenant_id, campaign_id, worker_id);
+-- a visit finds the targets of its enterprise
+CREATE INDEX visit_campaign_targets_enterprise ON visit_campaign_targets (tenant_id, enterprise_id, campaign_id);

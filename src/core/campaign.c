@@ -352,8 +352,7 @@ int campaign_on_visit(struct db *db, int64_t tenant_id, int64_t enterprise_id, i
 	int rc = db_queryf(db, &st, e,
 			   "SELECT t.campaign_id FROM visit_campaign_targets t JOIN visit_campaigns c "
 			   "ON c.id = t.campaign_id WHERE t.tenant_id = $1 AND t.enterprise_id = $2 "
-			   "AND t.visit_id IS NULL AND c.starts_at <= $3 AND c.deadline_at >= $3 "
-			   "ORDER BY t.campaign_id",
+			   "AND t.visit_id IS NULL AND c.starts_at <= $3 AND c.deadline_at >= $3",
 			   "iii", tenant_id, enterprise_id, visited_at);
 	if (rc)
 		return rc;

@@ -914,6 +914,19 @@ out:
 	return rc;
 }
 
+int visit_worker_grid(struct db *db, int64_t tenant_id, int64_t user_id, const char *field,
+		      int64_t *grid_id, struct err *e)
+{
+	int rc = db_query_i64(db, grid_id, e,
+			      "SELECT COALESCE(grid_id, 0) FROM users WHERE tenant_id = $1 AND id = $2 "
+			      "AND status = 'active'",
+			      "ii", tenant_id, user_id);
+	if (rc == ERR_NOT_FOUND || (!rc && !*grid_id))
+		return err_set(e, ERR_UNPROCESSABLE, field, "用户 %" PRId64 " 不是分配了网格的网格员",
+			       "user %" PRId64 " is no grid worker with a grid", user_id);
+	return rc;
+}
+
 int visit_worker_counts(struct db *db, const struct actor *who, enum scope scope,
 			int64_t grid_id, int64_t now, int64_t due_before, int64_t since,
 			int64_t after, int64_t limit,
@@ -1143,6 +1156,7 @@ int visit_record(struct db *db, void *arg, struct err *e)
 	db_finalize(st);
 	if (rc < 0)
 		return rc;
+	rc = 0;
 
 	json_t *reqs = json_array();
 	for (size_t i = 0; i < in->nfindings; i++) {

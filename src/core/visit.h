@@ -216,6 +216,11 @@ int visit_grid_workers(struct db *db, const struct actor *who, enum scope scope,
 		       int64_t after, int64_t limit, struct grid_worker_ref **out, size_t *n,
 		       struct err *e);
 
+/* The grid of a grid worker: ERR_UNPROCESSABLE field when user_id is no
+ * active user of the tenant with a grid. */
+int visit_worker_grid(struct db *db, int64_t tenant_id, int64_t user_id, const char *field,
+		      int64_t *grid_id, struct err *e);
+
 /* A grid worker's figures (visit_worker_counts). */
 struct visit_worker {
 	int64_t user_id;
