@@ -25,7 +25,7 @@ extern const struct route api_stats_routes[];
 extern const struct route api_notify_routes[];
 extern const struct route api_attachment_routes[];
 extern const struct route api_suggest_routes[];
-extern const struct route api_grid_routes[];
+extern const struct route api_grid_routes[], api_analysis_routes[];
 extern const struct route api_visit_routes[], api_campaign_routes[];
 
 /* Common query parameters of list endpoints: ?limit=&after= (keyset on id). */

@@ -17,6 +17,7 @@
 #include "cli/demo_visits.h"
 #include "core/dept.h"
 #include "core/enterprise.h"
+#include "core/grid.h"
 #include "core/request.h"
 #include "core/request_catalog.h"
 #include "core/open311.h"
@@ -96,8 +97,14 @@ static int gen_fn(struct db *db, void *arg, struct err *e)
 	for (int64_t n = j->start; n < j->start + j->count; n++) {
 		struct demo_entity d;
 		demo_entity(j->rng, n, &d);
-		/* inside the district's outline: redraw (uniformly over its box) until inside */
-		for (int k = 0; j->area && k < 1000 && !geo_contains(j->area, d.lon, d.lat); k++) {
+		/* inside a unit grid of the district: redraw (uniformly over its box) until so */
+		for (int k = 0; j->area && k < 1000; k++) {
+			int64_t g = 0;
+			int rc = grid_locate(db, j->tenant, d.lon, d.lat, &g, e);
+			if (rc)
+				return rc;
+			if (g)
+				break;
 			d.lon = j->area->bbox.minx +
 				demo_rng_unit(j->rng) * (j->area->bbox.maxx - j->area->bbox.minx);
 			d.lat = j->area->bbox.miny +

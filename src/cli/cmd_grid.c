@@ -109,7 +109,7 @@ int cmd_grid(int argc, char **argv)
 		json_t *out = NULL;
 		if (grid_geojson(rdb, &sys, SCOPE_ALL, level, 0, 0, &out, &e))
 			goto fail;
-		if (json_dumpf(out, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10)) == 0)
+		if (json_dumpf(out, stdout, JSON_COMPACT) == 0)
 			status = 0;
 		putchar('\n');
 		json_decref(out);

@@ -93,6 +93,34 @@ static size_t clean_ring(struct geo_pt *p, size_t n)
 	return n + 1;
 }
 
+/* A ring that touches itself at a vertex (a pinch: the same position twice,
+ * as outlines quantised to a coarse lattice have) is not simple: drop the
+ * smaller loop between the two visits (in place, closed ring); new count. */
+static size_t drop_loops(struct geo_pt *p, size_t n)
+{
+	bool again = true;
+	while (again && n > 4) {
+		again = false;
+		size_t m = n - 1; /* open */
+		for (size_t i = 0; i < m && !again; i++)
+			for (size_t j = i + 1; j < m && !again; j++) {
+				if (p[i].x != p[j].x || p[i].y != p[j].y)
+					continue;
+				if (j - i <= m - (j - i)) { /* drop i+1 .. j */
+					memmove(&p[i + 1], &p[j + 1], (m - j - 1) * sizeof *p);
+					m -= j - i;
+				} else { /* keep i .. j-1 */
+					memmove(&p[0], &p[i], (j - i) * sizeof *p);
+					m = j - i;
+				}
+				p[m] = p[0];
+				n = clean_ring(p, m + 1);
+				again = true;
+			}
+	}
+	return n;
+}
+
 static int load_outline(const char *path, struct geo_shape *out, const char **source)
 {
 	struct err e;
@@ -119,7 +147,7 @@ static int load_outline(const char *path, struct geo_shape *out, const char **so
 				p[k].x = json_number_value(json_array_get(c, 0));
 				p[k].y = json_number_value(json_array_get(c, 1));
 			}
-			n = clean_ring(p, n);
+			n = drop_loops(p, clean_ring(p, n));
 			json_t *poly = n ? polygon_json(p, n) : NULL;
 			free(p);
 			int rc = poly ? geo_from_geojson(poly, "outline", out, &e) : -1;
@@ -147,93 +175,199 @@ static int load_outline(const char *path, struct geo_shape *out, const char **so
 	return rc;
 }
 
-/* ---- clipping a ring to a rectangle (Sutherland-Hodgman) ---- */
+/* ---- the lattice ----
+ *
+ * Sub-cells of SUB_M metres; those whose centre lies in the outline are "on".
+ * A grid is the union of its block's on sub-cells, traced into rings: unit
+ * grids are blocks of SUB x SUB sub-cells, communities 3 x 3 units, streets
+ * 3 x 3 communities, so every level tiles the one below exactly. Two on
+ * sub-cells touching only at a corner are joined by switching on a third,
+ * so no ring ever touches itself or another.
+ */
+#define SUB 7
+#define SUB_M (CELL_M / SUB)
+#define BLOCK (SUB * 9)
 
-static bool inside_edge(struct geo_pt p, int edge, const struct geo_bbox *r)
+struct mask {
+	int w, h;
+	double x0, y0, dx, dy;
+	unsigned char *on;
+};
+
+static bool on_at(const struct mask *m, int i, int j)
 {
-	switch (edge) {
-	case 0:
-		return p.x >= r->minx;
-	case 1:
-		return p.x <= r->maxx;
-	case 2:
-		return p.y >= r->miny;
-	default:
-		return p.y <= r->maxy;
+	return i >= 0 && j >= 0 && i < m->w && j < m->h && m->on[(size_t)j * (size_t)m->w + (size_t)i];
+}
+
+static void mask_build(struct mask *m, const struct geo_shape *o)
+{
+	double lat0 = (o->bbox.miny + o->bbox.maxy) / 2;
+	m->dy = SUB_M / 111320.0;
+	m->dx = SUB_M / (111320.0 * cos(lat0 * M_PI / 180));
+	m->x0 = o->bbox.minx;
+	m->y0 = o->bbox.miny;
+	m->w = (int)ceil((o->bbox.maxx - o->bbox.minx) / m->dx / BLOCK) * BLOCK;
+	m->h = (int)ceil((o->bbox.maxy - o->bbox.miny) / m->dy / BLOCK) * BLOCK;
+	m->on = xcalloc((size_t)m->w * (size_t)m->h, 1);
+	for (int j = 0; j < m->h; j++)
+		for (int i = 0; i < m->w; i++)
+			m->on[(size_t)j * (size_t)m->w + (size_t)i] =
+				geo_contains(o, m->x0 + (i + 0.5) * m->dx, m->y0 + (j + 0.5) * m->dy) != 0;
+	for (bool again = true; again;) {
+		again = false;
+		for (int j = 0; j + 1 < m->h; j++)
+			for (int i = 0; i + 1 < m->w; i++) {
+				bool a = on_at(m, i, j), b = on_at(m, i + 1, j), c = on_at(m, i, j + 1),
+				     d = on_at(m, i + 1, j + 1);
+				if (a && d && !b && !c) {
+					m->on[(size_t)j * (size_t)m->w + (size_t)i + 1] = 1;
+					again = true;
+				} else if (b && c && !a && !d) {
+					m->on[(size_t)j * (size_t)m->w + (size_t)i] = 1;
+					again = true;
+				}
+			}
 	}
 }
 
-static struct geo_pt cross_edge(struct geo_pt a, struct geo_pt b, int edge, const struct geo_bbox *r)
+struct ipt {
+	int i, j;
+};
+
+struct iring {
+	struct ipt *p;
+	size_t n;      /* open */
+	long long area2; /* twice the signed area: > 0 outer (counter-clockwise), < 0 hole */
+};
+
+static bool in_block(const struct mask *m, int i, int j, int bi, int bj, int size)
 {
-	double t;
-	switch (edge) {
-	case 0:
-		t = (r->minx - a.x) / (b.x - a.x);
-		return (struct geo_pt){r->minx, a.y + t * (b.y - a.y)};
-	case 1:
-		t = (r->maxx - a.x) / (b.x - a.x);
-		return (struct geo_pt){r->maxx, a.y + t * (b.y - a.y)};
-	case 2:
-		t = (r->miny - a.y) / (b.y - a.y);
-		return (struct geo_pt){a.x + t * (b.x - a.x), r->miny};
-	default:
-		t = (r->maxy - a.y) / (b.y - a.y);
-		return (struct geo_pt){a.x + t * (b.x - a.x), r->maxy};
-	}
+	return i >= bi && j >= bj && i < bi + size && j < bj + size && on_at(m, i, j);
 }
 
-/* The outline's outer ring clipped to r, closed, in out (capacity cap); count or 0. */
-static size_t clip(const struct geo_ring *ring, const struct geo_bbox *r, struct geo_pt *out,
-		   struct geo_pt *tmp, size_t cap)
+/* Point (x2 = 2x, y2 = 2y, in half sub-cells) in an integer ring? */
+static bool iring_contains(const struct iring *r, int x2, int y2)
 {
-	size_t n = ring->n - 1; /* open */
-	if (n + 8 > cap)
-		return 0;
-	memcpy(out, ring->pts, n * sizeof *out);
-	for (int edge = 0; edge < 4 && n; edge++) {
-		size_t m = 0;
-		for (size_t i = 0; i < n; i++) {
-			struct geo_pt cur = out[i], prev = out[(i + n - 1) % n];
-			bool ci = inside_edge(cur, edge, r), pi = inside_edge(prev, edge, r);
-			if (ci) {
-				if (!pi && m < cap)
-					tmp[m++] = cross_edge(prev, cur, edge, r);
-				if (m < cap)
-					tmp[m++] = cur;
-			} else if (pi && m < cap)
-				tmp[m++] = cross_edge(prev, cur, edge, r);
+	bool in = false;
+	for (size_t k = 0, l = r->n - 1; k < r->n; l = k++) {
+		int xi = 2 * r->p[k].i, yi = 2 * r->p[k].j, xl = 2 * r->p[l].i, yl = 2 * r->p[l].j;
+		if ((yi > y2) != (yl > y2) &&
+		    (double)x2 < (double)(xl - xi) * (y2 - yi) / (double)(yl - yi) + xi)
+			in = !in;
+	}
+	return in;
+}
+
+static json_t *iring_json(const struct mask *m, const struct iring *r)
+{
+	json_t *a = json_array();
+	for (size_t k = 0; k <= r->n; k++) {
+		const struct ipt *q = &r->p[k % r->n];
+		json_array_append_new(a, json_pack("[f,f]", m->x0 + q->i * m->dx, m->y0 + q->j * m->dy));
+	}
+	return a;
+}
+
+/* The union of the block's on sub-cells as a Polygon / MultiPolygon (NULL if empty). */
+static json_t *block_geometry(const struct mask *m, int bi, int bj, int size)
+{
+	/* directed boundary edges, interior on the left, indexed by their start */
+	int vw = size + 1;
+	size_t nv = (size_t)vw * (size_t)vw;
+	int *next = xmalloc(nv * sizeof *next); /* end vertex of the edge leaving v, -1 none */
+	for (size_t v = 0; v < nv; v++)
+		next[v] = -1;
+#define V(i, j) (((j) - bj) * vw + ((i) - bi))
+	size_t nedges = 0;
+	for (int j = bj; j < bj + size; j++)
+		for (int i = bi; i < bi + size; i++) {
+			if (!in_block(m, i, j, bi, bj, size))
+				continue;
+			if (!in_block(m, i, j - 1, bi, bj, size))
+				next[V(i, j)] = V(i + 1, j), nedges++;
+			if (!in_block(m, i + 1, j, bi, bj, size))
+				next[V(i + 1, j)] = V(i + 1, j + 1), nedges++;
+			if (!in_block(m, i, j + 1, bi, bj, size))
+				next[V(i + 1, j + 1)] = V(i, j + 1), nedges++;
+			if (!in_block(m, i - 1, j, bi, bj, size))
+				next[V(i, j + 1)] = V(i, j), nedges++;
 		}
-		memcpy(out, tmp, m * sizeof *out);
-		n = m;
-	}
-	if (n < 3)
-		return 0;
-	out[n] = out[0];
-	return clean_ring(out, n + 1);
-}
-
-/* The feature of one lattice rectangle: the clipped outline, else the whole
- * rectangle if its centre is in the district, else NULL. */
-static json_t *cell_geometry(const struct geo_shape *outline, const struct geo_bbox *r,
-			     struct geo_pt *buf, struct geo_pt *tmp, size_t cap)
-{
-	size_t n = clip(&outline->polys[0].rings[0], r, buf, tmp, cap);
-	if (n) {
-		json_t *poly = polygon_json(buf, n);
-		struct geo_shape s = {0};
-		struct err e;
-		err_clear(&e);
-		if (geo_from_geojson(poly, "cell", &s, &e) == 0 && geo_area_m2(&s) > 1000) {
-			geo_shape_free(&s);
-			return poly;
-		}
-		json_decref(poly);
-	}
-	if (!geo_contains(outline, (r->minx + r->maxx) / 2, (r->miny + r->maxy) / 2))
+#undef V
+	if (!nedges) {
+		free(next);
 		return NULL;
-	struct geo_pt p[5] = {{r->minx, r->miny}, {r->maxx, r->miny}, {r->maxx, r->maxy},
-			      {r->minx, r->maxy}, {r->minx, r->miny}};
-	return polygon_json(p, 5);
+	}
+	struct iring *rings = NULL;
+	size_t nr = 0;
+	for (size_t v0 = 0; v0 < nv; v0++) {
+		if (next[v0] < 0)
+			continue;
+		struct iring r = {xmalloc((nedges + 1) * sizeof *r.p), 0, 0};
+		for (int v = (int)v0; next[v] >= 0;) {
+			int w = next[v];
+			next[v] = -1;
+			r.p[r.n++] = (struct ipt){bi + v % vw, bj + v / vw};
+			v = w;
+		}
+		/* drop the vertices in the middle of straight runs */
+		size_t k = 0;
+		for (size_t t = 0; t < r.n; t++) {
+			struct ipt a = r.p[(t + r.n - 1) % r.n], b = r.p[t], c = r.p[(t + 1) % r.n];
+			if ((a.i == b.i && b.i == c.i) || (a.j == b.j && b.j == c.j))
+				continue;
+			r.p[k++] = b;
+		}
+		r.n = k;
+		for (size_t t = 0; t < r.n; t++) {
+			struct ipt a = r.p[t], b = r.p[(t + 1) % r.n];
+			r.area2 += (long long)a.i * b.j - (long long)b.i * a.j;
+		}
+		rings = xrealloc(rings, (nr + 1) * sizeof *rings);
+		rings[nr++] = r;
+	}
+	free(next);
+	/* every hole to the smallest outer ring around a cell next to it */
+	json_t *polys = json_array();
+	int *owner = xmalloc(nr * sizeof *owner);
+	for (size_t a = 0; a < nr; a++) {
+		owner[a] = -1;
+		if (rings[a].area2 > 0)
+			continue;
+		/* an on sub-cell at the hole's first vertex lies in the polygon around it */
+		int vi = rings[a].p[0].i, vj = rings[a].p[0].j, best = -1;
+		for (int c = 0; c < 4; c++) {
+			int ci = vi - (c & 1), cj = vj - (c >> 1);
+			if (!in_block(m, ci, cj, bi, bj, size))
+				continue;
+			for (size_t b = 0; b < nr; b++)
+				if (rings[b].area2 > 0 && iring_contains(&rings[b], 2 * ci + 1, 2 * cj + 1) &&
+				    (best < 0 || rings[b].area2 < rings[best].area2))
+					best = (int)b;
+			break;
+		}
+		owner[a] = best;
+	}
+	for (size_t b = 0; b < nr; b++) {
+		if (rings[b].area2 <= 0)
+			continue;
+		json_t *poly = json_array();
+		json_array_append_new(poly, iring_json(m, &rings[b]));
+		for (size_t a = 0; a < nr; a++)
+			if (owner[a] == (int)b)
+				json_array_append_new(poly, iring_json(m, &rings[a]));
+		json_array_append_new(polys, poly);
+	}
+	for (size_t a = 0; a < nr; a++)
+		free(rings[a].p);
+	free(rings);
+	free(owner);
+	json_t *g;
+	if (json_array_size(polys) == 1)
+		g = json_pack("{s:s,s:O}", "type", "Polygon", "coordinates", json_array_get(polys, 0));
+	else
+		g = json_pack("{s:s,s:O}", "type", "MultiPolygon", "coordinates", polys);
+	json_decref(polys);
+	return g;
 }
 
 static json_t *feature(const char *code, const char *name, json_t *geometry)
@@ -254,22 +388,15 @@ int demo_grids(struct db_pool *pool, struct db *rdb, const struct actor *sys, in
 		return err_set(e, ERR_INTERNAL, "outline", "无法读取二七区边界", "cannot read the district outline");
 	res->source = source;
 	struct geo_shape *o = &res->outline;
-	double lat0 = (o->bbox.miny + o->bbox.maxy) / 2;
-	double dy = CELL_M / 111320.0, dx = CELL_M / (111320.0 * cos(lat0 * M_PI / 180));
-	int nx = (int)ceil((o->bbox.maxx - o->bbox.minx) / dx);
-	int ny = (int)ceil((o->bbox.maxy - o->bbox.miny) / dy);
-	size_t cap = o->polys[0].rings[0].n * 2 + 64;
-	struct geo_pt *buf = xmalloc(cap * sizeof *buf), *tmp = xmalloc(cap * sizeof *tmp);
+	struct mask m;
+	mask_build(&m, o);
 	json_t *feats = json_array();
 	json_array_append_new(feats, feature("410103", "二七区", geo_to_geojson(o)));
 	int street = 0;
 	char code[40], name[128];
-	for (int sy = 0; sy * 9 < ny; sy++)
-		for (int sx = 0; sx * 9 < nx; sx++) {
-			struct geo_bbox sr = {o->bbox.minx + sx * 9 * dx, o->bbox.miny + sy * 9 * dy,
-					      o->bbox.minx + (sx + 1) * 9 * dx,
-					      o->bbox.miny + (sy + 1) * 9 * dy};
-			json_t *sg = cell_geometry(o, &sr, buf, tmp, cap);
+	for (int sj = 0; sj < m.h; sj += BLOCK)
+		for (int si = 0; si < m.w; si += BLOCK) {
+			json_t *sg = block_geometry(&m, si, sj, BLOCK);
 			if (!sg)
 				continue;
 			street++;
@@ -278,43 +405,34 @@ int demo_grids(struct db_pool *pool, struct db *rdb, const struct actor *sys, in
 			json_array_append_new(
 				feats, feature(scode, street_names[(street - 1) % ARRAY_SIZE(street_names)], sg));
 			int community = 0;
-			for (int cy = 0; cy < 3; cy++)
-				for (int cx = 0; cx < 3; cx++) {
-					struct geo_bbox cr = {sr.minx + cx * 3 * dx, sr.miny + cy * 3 * dy,
-							      sr.minx + (cx + 1) * 3 * dx,
-							      sr.miny + (cy + 1) * 3 * dy};
-					json_t *cg = cell_geometry(o, &cr, buf, tmp, cap);
+			for (int cj = sj; cj < sj + BLOCK; cj += 3 * SUB)
+				for (int ci = si; ci < si + BLOCK; ci += 3 * SUB) {
+					json_t *cg = block_geometry(&m, ci, cj, 3 * SUB);
 					if (!cg)
 						continue;
 					community++;
 					char ccode[32];
+					const char *word = community_words[(street * 7 + community) %
+									   ARRAY_SIZE(community_words)];
 					snprintf(ccode, sizeof ccode, "%s%03u", scode, (unsigned)community % 1000u);
-					snprintf(name, sizeof name, "%s社区",
-						 community_words[(street * 7 + community) %
-								 ARRAY_SIZE(community_words)]);
+					snprintf(name, sizeof name, "%s社区", word);
 					json_array_append_new(feats, feature(ccode, name, cg));
 					int unit = 0;
-					for (int uy = 0; uy < 3; uy++)
-						for (int ux = 0; ux < 3; ux++) {
-							struct geo_bbox ur = {
-								cr.minx + ux * dx, cr.miny + uy * dy,
-								cr.minx + (ux + 1) * dx, cr.miny + (uy + 1) * dy};
-							json_t *ug = cell_geometry(o, &ur, buf, tmp, cap);
+					for (int uj = cj; uj < cj + 3 * SUB; uj += SUB)
+						for (int ui = ci; ui < ci + 3 * SUB; ui += SUB) {
+							json_t *ug = block_geometry(&m, ui, uj, SUB);
 							if (!ug)
 								continue;
 							unit++;
-							snprintf(code, sizeof code, "%s%03u", ccode, (unsigned)unit % 1000u);
-							snprintf(name, sizeof name, "%s第%d网格",
-								 community_words[(street * 7 + community) %
-										 ARRAY_SIZE(community_words)],
-								 unit);
+							snprintf(code, sizeof code, "%s%03u", ccode,
+								 (unsigned)unit % 1000u);
+							snprintf(name, sizeof name, "%s第%d网格", word, unit);
 							json_array_append_new(feats, feature(code, name, ug));
 							res->units++;
 						}
 				}
 		}
-	free(buf);
-	free(tmp);
+	free(m.on);
 	res->streets = street;
 	json_t *fc = json_pack("{s:s,s:o}", "type", "FeatureCollection", "features", feats);
 	struct grid_import job = {.who = sys, .tenant_id = tenant, .now = now_ms(), .fc = fc};

@@ -80,6 +80,7 @@ enum perm {
 	PERM_VISIT_READ,       /* visit records, visit state and tasks, campaigns and their progress */
 	PERM_VISIT_WRITE,      /* record visits (走访) with findings and photos; one's own visit tasks */
 	PERM_VISIT_PLAN,       /* visit policies and campaigns (走访活动) */
+	PERM_ANALYSIS_READ,    /* 研判: problems by grid x category x period, trends, heat maps */
 	PERM__COUNT
 };
 

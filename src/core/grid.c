@@ -622,7 +622,7 @@ static void check_feature(json_t *ft, size_t i, struct feat *f, json_t *errors)
 		add_error(errors, i, ge.field[0] ? ge.field : field, ge.message_zh, ge.message);
 	else {
 		json_t *g = geo_to_geojson(&f->shape);
-		f->geom = json_dumps(g, JSON_COMPACT | JSON_REAL_PRECISION(10));
+		f->geom = json_dumps(g, JSON_COMPACT);
 		json_decref(g);
 	}
 }

@@ -36,6 +36,7 @@ static const struct route *const tables[] = {
 	api_grid_routes,
 	api_visit_routes,
 	api_campaign_routes,
+	api_analysis_routes,
 };
 
 static struct route *all;

@@ -263,17 +263,25 @@ class Grids(unittest.TestCase):
                          [(0,)])
 
     def test_gap_reported(self):
-        # a community whose children leave a quarter uncovered (dry run)
-        feats = [f for f in self.feats if f["properties"]["code"] != "410199002001004"]
+        # a new street and community east of the district whose unit grids leave a quarter
+        # uncovered (dry run)
+        x0, x1, y0, y1 = 113.66, 113.70, 34.60, 34.64
+        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+        feats = [feature("410199003", "街道3", [rect(x0, y0, x1, y1)]),
+                 feature("410199003001", "社区3-1", [rect(x0, y0, x1, y1)]),
+                 feature("410199003001001", "网格3-1-1", [rect(x0, y0, xm, ym)]),
+                 feature("410199003001002", "网格3-1-2", [rect(xm, y0, x1, ym)]),
+                 feature("410199003001003", "网格3-1-3", [rect(x0, ym, xm, y1)])]
         r = self.admin.post(GRIDS + "/import?dry_run=1", fc(feats))
         self.assertEqual(r.status, 200, r)
         cov = {c["code"]: c for c in r.json["coverage"]}
-        c = cov["410199002001"]
-        self.assertGreater(c["gap_m2"], 0.15 * c["area_m2"])
-        self.assertLess(c["gap_m2"], 0.35 * c["area_m2"])
+        c = cov["410199003001"]
+        self.assertEqual(c["overlap_m2"], 0, c)
+        self.assertGreater(c["gap_m2"], 0.20 * c["area_m2"], c)
+        self.assertLess(c["gap_m2"], 0.30 * c["area_m2"], c)
         x, y = c["gap_example"]
-        x0, y0, x1, y1, _ = self.units["410199002001004"]
-        self.assertTrue(x0 <= x <= x1 and y0 <= y <= y1, c)
+        self.assertTrue(xm <= x <= x1 and ym <= y <= y1, c)
+        self.assertEqual(cov["410199003"]["gap_m2"], 0)
 
     def test_grid_worker_scope(self):
         uid = self.srv.sql("SELECT id FROM users WHERE login = 'gridworker'")[0][0]

@@ -78,6 +78,7 @@ for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all")
 for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all"),
                       ("dept_head", "all"), ("supervisor", "all"), ("grid_worker", "grid")):
     GRANTS[_role]["grid.read"] = _scope
+    GRANTS[_role]["analysis.read"] = _scope
 GRANTS["admin"]["grid.write"] = "all"
 
 # the visit system (走访): grid workers record visits in their grid and see its blind spots;
@@ -255,6 +256,13 @@ ROUTES = [
     ("GET", "/api/v1/visit-campaigns/{id}", "visit.read", MISSING, None, 404),
     ("GET", "/api/v1/visit-campaigns/{id}/progress", "visit.read", MISSING, None, 404),
     ("GET", "/api/v1/visit-campaigns/{id}/targets", "visit.read", MISSING, None, 404),
+    # the analysis (研判)
+    ("GET", "/api/v1/analysis/matrix", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/matrix.xlsx", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/trend", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/rising", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/top", "analysis.read", None, None, 200),
+    ("GET", "/api/v1/analysis/heatmap.geojson", "analysis.read", None, None, 200),
 ]
 
 

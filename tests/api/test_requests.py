@@ -519,7 +519,12 @@ class Requests(unittest.TestCase):
             if scope == "self":
                 return req["created_by"] == u["id"] or bool(
                     req["enterprise_id"] and req["enterprise_id"] == u["ent"])
-            return False  # grid: grid workers have no grid yet
+            if scope == "grid":  # the worker's grid and every grid below it
+                paths = dict(self.srv.sql("SELECT id, path FROM grids"))
+                mine = self.srv.sql("SELECT grid_id FROM users WHERE id = ?", (u["id"],))[0][0]
+                return bool(mine and req["grid_id"]) and paths[req["grid_id"]].startswith(
+                    paths[mine])
+            return False
 
         out = []
         kind = {"extend": "extension", "return": "return"}
@@ -558,9 +563,9 @@ class Requests(unittest.TestCase):
         self.submit("observer")
         rows = self.srv.sql(
             "SELECT id, state, department_id, created_by, enterprise_id, handle_due_at, "
-            "paused_at, rating FROM requests ORDER BY id")
+            "paused_at, rating, grid_id FROM requests ORDER BY id")
         cols = ["id", "state", "department_id", "created_by", "enterprise_id", "handle_due_at",
-                "paused_at", "rating"]
+                "paused_at", "rating", "grid_id"]
         reqs = [dict(zip(cols, row)) for row in rows]
         states = {r["state"] for r in reqs}
         self.assertEqual(states, {"received", "dispatched", "signed", "in_progress", "paused",
