@@ -488,7 +488,7 @@ static json_t *visit_detail(struct req *r, int64_t id)
 		json_decref(j);
 		return NULL;
 	}
-	json_object_set_new(j, "findings", findings);
+	json_object_set_new(j, "finding_list", findings);
 	json_object_set_new(j, "photo_list", photos);
 	return j;
 }

@@ -21,6 +21,7 @@
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/attachment.h"
+#include "core/analysis.h"
 #include "core/audit.h"
 #include "core/campaign.h"
 #include "core/geo.h"
@@ -1180,6 +1181,9 @@ int visit_record(struct db *db, void *arg, struct err *e)
 			      "description, raise_request, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 			      "iiiitiI", w->tenant_id, w->id, (int64_t)(i + 1), f->category_id,
 			      f->description, (int64_t)f->raise_request, w->request_ids[i]);
+		if (!rc) /* 研判: the finding counts under the enterprise's grid, on the visit's day */
+			rc = analysis_finding_add(db, w->tenant_id, workcal_local_day(in->visited_at),
+						  en.grid_id, f->category_id, 1, e);
 		if (rc)
 			break;
 	}
