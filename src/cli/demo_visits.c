@@ -1,6 +1,6 @@
 /*
  * demo_visits.c — the demo district's visit system (走访服务制度): default
- * policies, the campaign 千企万户大走访 (started 40 days ago, ends in 40 days,
+ * policies, the campaign 千企万户大走访 (started 8 weeks ago, ends in 5 weeks,
  * about half done), and about five months of visits by the grid workers.
  *
  * Everything goes through the core functions (visit_policy_create,
@@ -36,8 +36,8 @@
 
 #define VISIT_SEED (20250210 + 31)
 #define HISTORY_DAYS 150
-#define CAMPAIGN_AGO_DAYS 40
-#define CAMPAIGN_LEFT_DAYS 40
+#define CAMPAIGN_AGO_DAYS 56
+#define CAMPAIGN_LEFT_DAYS 35
 #define HOUR_MS 3600000LL
 #define BATCH 400
 

@@ -705,8 +705,8 @@ int campaign_targets(struct db *db, const struct actor *who, enum scope scope,
 	if (!rc && status == CTS_VISITED)
 		rc = buf_adds(&sql, " AND t.visit_id IS NOT NULL");
 	if (!rc)
-		rc = buf_addf(&sql, " AND e.id > $%d ORDER BY e.id LIMIT $%d", db_args_int(&a, after),
-			      db_args_int(&a, limit));
+		rc = buf_addf(&sql, " AND t.enterprise_id > $%d ORDER BY t.enterprise_id LIMIT $%d",
+			      db_args_int(&a, after), db_args_int(&a, limit));
 	if (rc) {
 		rc = too_long(e);
 		goto out;

@@ -782,8 +782,13 @@ int visit_tasks(struct db *db, const struct actor *who, enum scope scope,
 		struct buf from;
 		memset(counts, 0, sizeof *counts);
 		buf_init(&from, 4096);
-		/* the FROM first: it numbers the tenant $1 */
-		rc = task_from(&from, &a, who, scope, grid_like);
+		/* the FROM first: it numbers the tenant $1. The whole district's
+		 * count is a range of the due index alone. */
+		if (scope == SCOPE_ALL && !grid_like)
+			rc = buf_addf(&from, " FROM visit_state s WHERE s.tenant_id = $%d",
+				      db_args_int(&a, who->tenant_id));
+		else
+			rc = task_from(&from, &a, who, scope, grid_like);
 		if (!rc)
 			rc = buf_addf(&from, " AND s.next_due_at < $%d", db_args_int(&a, f->due_before));
 		if (!rc)
