@@ -101,7 +101,7 @@ demo: deps-quiet
 
 # Benchmarks (not tests): bench/run measures and writes docs/benchmarks.md.
 BENCHW  := $(CSTD) $(WARN) -O2 -g
-bench-bin: build/bench/hello build/bench/sqlite_insert
+bench-bin: build/bench/hello build/bench/sqlite_insert build/bench/geo_lookup
 
 build/bench/hello: bench/hello.c
 	@mkdir -p $(dir $@)
@@ -110,6 +110,11 @@ build/bench/hello: bench/hello.c
 build/bench/sqlite_insert: bench/sqlite_insert.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BENCHW) $(shell pkg-config --cflags sqlite3) -o $@ $< $(shell pkg-config --libs sqlite3)
+
+# geo_lookup links the library of the variant built (release by default, as bench/run builds it).
+build/bench/geo_lookup: bench/geo_lookup.c $(B)/libyiqiban.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCHW) $(INCS) $(PKGCFLAGS) -o $@ $< $(B)/libyiqiban.a $(LIBS) $(LDOPT)
 
 bench: deps-quiet
 	@bench/run
