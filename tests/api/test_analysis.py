@@ -154,7 +154,11 @@ class Analysis(unittest.TestCase):
         z = zipfile.ZipFile(io.BytesIO(body))
         self.assertIn("xl/worksheets/sheet1.xml", z.namelist())
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
-        self.assertIn("<v>%d</v>" % len(reqs), sheet)  # the grand total
+        # the grand total: the requests and the visit findings (the demo's visits) of the period
+        findings = len([1 for (t,) in self.srv.sql(
+            "SELECT v.visited_at FROM visit_findings f JOIN visits v ON v.id = f.visit_id")
+            if FROM <= day_of(t).isoformat() <= TO])
+        self.assertIn("<v>%d</v>" % (len(reqs) + findings), sheet)
 
     def test_counters_follow_changes(self):
         d = self.srv.login("dispatcher")
