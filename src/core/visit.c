@@ -1135,8 +1135,8 @@ int visit_record(struct db *db, void *arg, struct err *e)
 	buf_init(&sql, 0);
 	buf_addf(&sql,
 		 "INSERT INTO visits (tenant_id, enterprise_id, worker_id, visited_at, lat, lon, "
-		 "distance_m, far, met_name, met_role, summary, findings, requests, created_at) "
-		 "VALUES ($%d, $%d, $%d, $%d, ",
+		 "distance_m, far, met_name, met_role, summary, findings, requests, created_at, "
+		 "grid_id) VALUES ($%d, $%d, $%d, $%d, ",
 		 db_args_int(&a, w->tenant_id), db_args_int(&a, in->enterprise_id),
 		 db_args_int(&a, w->who->user_id), db_args_int(&a, in->visited_at));
 	if (in->has_position)
@@ -1147,11 +1147,15 @@ int visit_record(struct db *db, void *arg, struct err *e)
 		buf_addf(&sql, "$%d, ", db_args_double(&a, w->distance_m));
 	else
 		buf_adds(&sql, "NULL, ");
-	buf_addf(&sql, "$%d, $%d, $%d, $%d, $%d, $%d, $%d) RETURNING id", db_args_int(&a, w->far),
+	buf_addf(&sql, "$%d, $%d, $%d, $%d, $%d, $%d, $%d, ", db_args_int(&a, w->far),
 		 db_args_text(&a, in->met_name ? in->met_name : ""),
 		 db_args_text(&a, in->met_role ? in->met_role : ""), db_args_text(&a, in->summary),
 		 db_args_int(&a, (int64_t)in->nfindings), db_args_int(&a, nreq),
 		 db_args_int(&a, w->now));
+	if (en.grid_id) /* the grid it was in: the analysis recounts findings from here */
+		buf_addf(&sql, "$%d) RETURNING id", db_args_int(&a, en.grid_id));
+	else
+		buf_adds(&sql, "NULL) RETURNING id");
 	rc = db_query_args(db, &st, e, sql.p, &a);
 	buf_release(&sql);
 	if (rc)

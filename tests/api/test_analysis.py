@@ -176,6 +176,25 @@ class Analysis(unittest.TestCase):
         self.assertEqual(self.admin.get(q).json["total"], before)
         self.assertEqual(run_cli("stats", "check", "--db", self.srv.db).returncode, 0)
 
+    def test_findings_move_with_their_enterprise(self):
+        rows = self.srv.sql(
+            "SELECT v.enterprise_id, e.grid_id, COUNT(*) FROM visit_findings f JOIN visits v "
+            "ON v.id = f.visit_id JOIN enterprises e ON e.id = v.enterprise_id "
+            "GROUP BY v.enterprise_id ORDER BY COUNT(*) DESC LIMIT 1")
+        self.assertTrue(rows, "the demo has visit findings")
+        eid, old, n = rows[0]
+        new, lon, lat = self.srv.sql("SELECT id, label_lon, label_lat FROM grids WHERE "
+                                     "level = 'unit' AND id <> ? LIMIT 1", (old,))[0]
+        q = A + "/matrix?source=findings&level=unit&from=%s&to=%s&grid_id=%%d" % (FROM, TO)
+        before_old = self.admin.get(q % old).json["total"]
+        before_new = self.admin.get(q % new).json["total"]
+        r = self.admin.patch("/api/v1/enterprises/%d" % eid, {"lat": lat, "lon": lon})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["grid_id"], new)
+        self.assertEqual(self.admin.get(q % old).json["total"], before_old - n)
+        self.assertEqual(self.admin.get(q % new).json["total"], before_new + n)
+        self.assertEqual(run_cli("stats", "check", "--db", self.srv.db).returncode, 0)
+
     def test_grid_worker_sees_its_grid(self):
         gid = self.srv.sql("SELECT grid_id FROM users WHERE login = 'gridworker'")[0][0]
         self.assertTrue(gid)
