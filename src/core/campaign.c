@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/jsonv.h"
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
@@ -56,29 +57,6 @@ static int too_long(struct err *e)
 }
 
 /* ---- validation ---- */
-
-static int text_check(const char *v, const char *field, const char *zh, size_t max, bool required,
-		      struct err *e)
-{
-	char mzh[200], men[200];
-	if (!v || v[strspn(v, " \t\r\n")] == '\0') {
-		if (!required)
-			return 0;
-		snprintf(mzh, sizeof mzh, "%s不能为空", zh);
-		snprintf(men, sizeof men, "'%s' is required and must not be empty", field);
-		return err_set_msg(e, v ? ERR_UNPROCESSABLE : ERR_BAD_REQUEST, field, mzh, men);
-	}
-	size_t n = strlen(v);
-	if (!utf8_valid(v, n))
-		return err_set(e, ERR_BAD_REQUEST, field, "字段“%s”不是有效的 UTF-8",
-			       "'%s' is not valid UTF-8", field);
-	if (utf8_len(v, n) > max) {
-		snprintf(mzh, sizeof mzh, "%s不能超过 %zu 个字符", zh, max);
-		snprintf(men, sizeof men, "'%s' must not exceed %zu characters", field, max);
-		return err_set_msg(e, ERR_UNPROCESSABLE, field, mzh, men);
-	}
-	return 0;
-}
 
 int campaign_validate(const struct campaign_input *in, int64_t today, struct err *e)
 {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/jsonv.h"
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
@@ -160,29 +161,6 @@ enum perm request_action_perm(enum req_action a)
 
 /* ---- validation ---- */
 
-static int text_field(const char *v, const char *field, const char *zh, size_t max,
-		      bool required, struct err *e)
-{
-	char mzh[160], men[160];
-	if (!v || !*v || v[strspn(v, " \t\r\n")] == '\0') {
-		if (!required)
-			return 0;
-		snprintf(mzh, sizeof mzh, "%s不能为空", zh);
-		snprintf(men, sizeof men, "'%s' is required and must not be empty", field);
-		return err_set_msg(e, v ? ERR_UNPROCESSABLE : ERR_BAD_REQUEST, field, mzh, men);
-	}
-	size_t n = strlen(v);
-	if (!utf8_valid(v, n))
-		return err_set(e, ERR_BAD_REQUEST, field, "字段“%s”不是有效的 UTF-8",
-			       "'%s' is not valid UTF-8", field);
-	if (utf8_len(v, n) > max) {
-		snprintf(mzh, sizeof mzh, "%s不能超过 %zu 个字符", zh, max);
-		snprintf(men, sizeof men, "'%s' must not exceed %zu characters", field, max);
-		return err_set_msg(e, ERR_UNPROCESSABLE, field, mzh, men);
-	}
-	return 0;
-}
-
 int request_validate(const struct request_input *in, struct err *e)
 {
 	int rc;
@@ -195,10 +173,10 @@ int request_validate(const struct request_input *in, struct err *e)
 			       "类型应为 consultation（咨询）、help（求助）、complaint（投诉）、"
 			       "suggestion（建议）或 report（举报）",
 			       "type must be consultation, help, complaint, suggestion or report");
-	if ((rc = text_field(in->content, "content", "诉求内容", 4000, true, e)) ||
-	    (rc = text_field(in->title, "title", "标题", 100, false, e)) ||
-	    (rc = text_field(in->contact_name, "contact_name", "联系人", 32, false, e)) ||
-	    (rc = text_field(in->address, "address", "地址", 128, false, e)))
+	if ((rc = text_check(in->content, "content", "诉求内容", 4000, true, e)) ||
+	    (rc = text_check(in->title, "title", "标题", 100, false, e)) ||
+	    (rc = text_check(in->contact_name, "contact_name", "联系人", 32, false, e)) ||
+	    (rc = text_check(in->address, "address", "地址", 128, false, e)))
 		return rc;
 	if (in->contact_phone && *in->contact_phone) {
 		size_t n = strlen(in->contact_phone), digits = 0;
@@ -659,7 +637,7 @@ int request_set_grid(struct db *db, int64_t tenant_id, int64_t id, int64_t grid_
 
 static int note_field(const char *v, const char *field, bool required, struct err *e)
 {
-	return text_field(v, field, strcmp(field, "public_note") == 0 ? "答复/说明" : "内部备注", 2000,
+	return text_check(v, field, strcmp(field, "public_note") == 0 ? "答复/说明" : "内部备注", 2000,
 			  required, e);
 }
 

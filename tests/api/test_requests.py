@@ -326,6 +326,8 @@ class Requests(unittest.TestCase):
             ({"type": "help", "content": "x", "lat": "34.7", "lon": 113}, 400, "lat"),
             ({"type": "help", "content": "x", "category_id": 999999}, 422, "category_id"),
             ({"type": "help", "content": 5}, 400, "content"),
+            ({"type": "help", "content": "响铃\x07字符"}, 422, "content"),
+            ({"type": "help", "content": "x", "title": "退格\x08"}, 422, "title"),
         ]
         for body, status, field in bad:
             with self.subTest(body=str(body)[:60]):
@@ -347,6 +349,9 @@ class Requests(unittest.TestCase):
         q = self.submit("dispatcher", channel="hotline")
         self.assertEqual(q["channel"], "hotline")
         self.assertEqual(self.submit("supervisor")["channel"], "observer")
+        # tabs and line breaks are text, not control characters
+        q = self.submit(content="第一行\n第二行\t（附表）\r\n")
+        self.assertEqual(self.get("enterprise", q["id"]).json["content"], "第一行\n第二行\t（附表）\r\n")
         # a title of 100 wide characters and 4000 characters of content survive whole
         q = self.submit(title="题" * 100, content="诉" * 4000)
         r = self.get("enterprise", q["id"])
