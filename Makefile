@@ -1,6 +1,7 @@
 # yiqiban — plain Makefile.
 #   make            build build/release/yiqiban
 #   make demo       install what is missing, build, start the demo server
+#   make web        build the web UI into web/dist (skipped when its sources are unchanged)
 #   make check      install what is missing, build (normal and ASan+UBSan), run every test
 #   make asan       build the sanitizer variant into build/asan/
 #   make bench      measure (bench/run) and write docs/benchmarks.md; bench-smoke: tiny run
@@ -43,7 +44,7 @@ endif
 ADDR    ?= 127.0.0.1:8080
 DEMO_DB ?= demo-data/yiqiban.db
 
-.PHONY: all deps build asan unit check demo clean api-test fmt bench bench-bin bench-smoke
+.PHONY: all deps build asan unit check demo clean api-test fmt bench bench-bin bench-smoke web
 .DEFAULT_GOAL := all
 
 all: deps-quiet
@@ -86,22 +87,36 @@ $(B)/tests/%: tests/unit/%.c $(B)/libyiqiban.a
 	@echo "  TEST $@"
 	$(Q)$(CC) $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INCS) $(PKGCFLAGS) -o $@ $< $(B)/libyiqiban.a $(LIBS) -lcmocka $(LDOPT)
 
+# The web UI (Vue + Vite) in web/dist, served by `yiqiban serve` at /. Rebuilt
+# only when a source, the lock file or the installed packages changed.
+WEB_SRCS = $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.js \
+           web/package.json web/package-lock.json web/scripts/compress.mjs
+web: deps-quiet
+	@$(MAKE) --no-print-directory web/dist/index.html
+
+web/dist/index.html: $(WEB_SRCS) web/node_modules/.yiqiban-lock.sha256
+	@echo "  WEB  web/dist"
+	$(Q)cd web && npm run --silent build >/dev/null
+	@touch $@
+
 # Unit tests of one variant.
 unit: build
 	@tests/run-unit.sh $(B)/tests
 
 check: deps-quiet
+	@$(MAKE) --no-print-directory web/dist/index.html
 	@$(MAKE) --no-print-directory build VARIANT=release
 	@$(MAKE) --no-print-directory build VARIANT=asan
 	@tests/run-all.sh
 
 demo: deps-quiet
+	@$(MAKE) --no-print-directory web/dist/index.html
 	@$(MAKE) --no-print-directory build VARIANT=release
 	@scripts/demo.sh build/release/yiqiban "$(DEMO_DB)" "$(ADDR)"
 
 # Benchmarks (not tests): bench/run measures and writes docs/benchmarks.md.
 BENCHW  := $(CSTD) $(WARN) -O2 -g
-bench-bin: build/bench/hello build/bench/sqlite_insert
+bench-bin: build/bench/hello build/bench/sqlite_insert build/bench/geo_lookup
 
 build/bench/hello: bench/hello.c
 	@mkdir -p $(dir $@)
@@ -110,6 +125,11 @@ build/bench/hello: bench/hello.c
 build/bench/sqlite_insert: bench/sqlite_insert.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BENCHW) $(shell pkg-config --cflags sqlite3) -o $@ $< $(shell pkg-config --libs sqlite3)
+
+# geo_lookup links the library of the variant built (release by default, as bench/run builds it).
+build/bench/geo_lookup: bench/geo_lookup.c $(B)/libyiqiban.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCHW) $(INCS) $(PKGCFLAGS) -o $@ $< $(B)/libyiqiban.a $(LIBS) $(LDOPT)
 
 bench: deps-quiet
 	@bench/run

@@ -46,7 +46,8 @@ static int load_enterprise(struct req *r, struct enterprise *en)
 		return no_enterprise(r);
 	if (rc)
 		return rc;
-	struct scope_row row = {.enterprise_id = en->id, .grid_id = en->grid_id};
+	struct scope_row row = {.enterprise_id = en->id, .grid_id = en->grid_id,
+				.grid_path = en->grid_path};
 	if (!scope_allows(&r->actor, r->scope, &row))
 		return no_enterprise(r);
 	return 0;

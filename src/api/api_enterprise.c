@@ -19,7 +19,8 @@
 static bool masked(struct req *r, const struct enterprise *en)
 {
 	enum scope s = authz_scope(&r->actor, PERM_ENTERPRISE_PII);
-	struct scope_row row = {.grid_id = en->grid_id, .enterprise_id = en->id};
+	struct scope_row row = {.grid_id = en->grid_id, .grid_path = en->grid_path,
+				.enterprise_id = en->id};
 	return s == SCOPE_NONE || !scope_allows(&r->actor, s, &row);
 }
 
@@ -116,7 +117,8 @@ static int load(struct req *r, int64_t id, struct enterprise *en)
 	int rc = enterprise_get(db, r->actor.tenant_id, id, en, &r->err);
 	if (rc)
 		return rc;
-	struct scope_row row = {.grid_id = en->grid_id, .enterprise_id = en->id};
+	struct scope_row row = {.grid_id = en->grid_id, .grid_path = en->grid_path,
+				.enterprise_id = en->id};
 	enum scope s = authz_scope(&r->actor, PERM_ENTERPRISE_READ);
 	if (!scope_allows(&r->actor, s, &row))
 		return req_fail(r, ERR_NOT_FOUND, "id", "找不到该企业", "no such enterprise");

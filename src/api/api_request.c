@@ -120,7 +120,8 @@ static int h_submit(struct req *r)
 		if (!db || enterprise_get(db, r->actor.tenant_id, in->enterprise_id, &en, &r->err))
 			return req_fail(r, ERR_UNPROCESSABLE, "enterprise_id", "企业不存在",
 					"no such enterprise");
-		struct scope_row row = {.grid_id = en.grid_id, .enterprise_id = en.id};
+		struct scope_row row = {.grid_id = en.grid_id, .grid_path = en.grid_path,
+					.enterprise_id = en.id};
 		if (!scope_allows(&r->actor, r->scope, &row))
 			return req_fail(r, ERR_FORBIDDEN, "enterprise_id", "不能为该企业提出诉求",
 					"not allowed to raise requests for this enterprise");

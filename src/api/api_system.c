@@ -26,14 +26,32 @@ static int h_healthz(struct req *r)
 				    (json_int_t)(now_ms() - r->app->started_ms)));
 }
 
-/* What a person opening the server's address finds until the web UI is served there. */
+/* The web UI when the server has one (serve --web-root); otherwise a small
+ * JSON index of what the server offers. The page gets a Content-Security-Policy:
+ * scripts, styles, fonts and data only from this server (Element Plus and
+ * Leaflet set style attributes, hence 'unsafe-inline' for styles only). */
 static int h_index(struct req *r)
 {
+	if (static_has_index(r->app)) {
+		req_header_add(r, "Content-Security-Policy",
+			       "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+			       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+			       "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+			       "form-action 'self'");
+		req_header_add(r, "Referrer-Policy", "same-origin");
+		return static_reply(r, NULL, "index.html", false);
+	}
 	return reply_json(r, 200,
 			  json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", "yiqiban 易企办", "version",
 				    r->app->version, "api", "/api/v1/", "openapi",
 				    "/api/v1/openapi.json", "health", "/healthz", "login",
 				    "POST /api/v1/auth/login {\"login\",\"password\"}"));
+}
+
+/* The web UI's bundles: content-hashed names, cached for a year. */
+static int h_asset(struct req *r)
+{
+	return static_reply(r, "assets", req_param(r, "file"), true);
 }
 
 static int h_metrics(struct req *r)
@@ -177,7 +195,9 @@ static int h_settings_put(struct req *r)
 }
 
 const struct route api_system_routes[] = {
-	{"GET", "/", h_index, PERM_PUBLIC, 0, 0, "服务入口 / what this server offers"},
+	{"GET", "/", h_index, PERM_PUBLIC, 0, 0, "网页界面或服务入口 / the web UI, or what this server offers"},
+	{"GET", "/assets/{file}", h_asset, PERM_PUBLIC, 0, 0,
+	 "网页界面的静态文件 / static files of the web UI"},
 	{"GET", "/healthz", h_healthz, PERM_PUBLIC, 0, 0, "健康检查 / health check"},
 	{"GET", "/metrics", h_metrics, PERM_PUBLIC, 0, 0,
 	 "Prometheus 指标 / Prometheus metrics"},

@@ -163,3 +163,32 @@ int jsonv_str_array(json_t *obj, const char *key, bool required, size_t max_item
 	*out = v;
 	return 0;
 }
+
+int text_check(const char *v, const char *field, const char *zh, size_t max_chars,
+	       bool required, struct err *e)
+{
+	char mzh[200], men[200];
+	if (!v || v[strspn(v, " \t\r\n")] == '\0') {
+		if (!required)
+			return 0;
+		snprintf(mzh, sizeof mzh, "%s不能为空", zh);
+		snprintf(men, sizeof men, "'%s' is required and must not be empty", field);
+		return err_set_msg(e, v ? ERR_UNPROCESSABLE : ERR_BAD_REQUEST, field, mzh, men);
+	}
+	size_t n = strlen(v);
+	if (!utf8_valid(v, n))
+		return err_set(e, ERR_BAD_REQUEST, field, "字段“%s”不是有效的 UTF-8",
+			       "'%s' is not valid UTF-8", field);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if ((*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') || *p == 0x7f) {
+			snprintf(mzh, sizeof mzh, "%s不能包含控制字符", zh);
+			snprintf(men, sizeof men, "'%s' must not contain control characters", field);
+			return err_set_msg(e, ERR_UNPROCESSABLE, field, mzh, men);
+		}
+	if (utf8_len(v, n) > max_chars) {
+		snprintf(mzh, sizeof mzh, "%s不能超过 %zu 个字符", zh, max_chars);
+		snprintf(men, sizeof men, "'%s' must not exceed %zu characters", field, max_chars);
+		return err_set_msg(e, ERR_UNPROCESSABLE, field, mzh, men);
+	}
+	return 0;
+}

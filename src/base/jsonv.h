@@ -34,6 +34,15 @@ int jsonv_bool(json_t *obj, const char *key, bool required, bool *out, struct er
 int jsonv_str_array(json_t *obj, const char *key, bool required, size_t max_items,
 		    json_t **out, struct err *e);
 
+/*
+ * A text already decoded (from JSON, a form or a file): at most max_chars
+ * characters of valid UTF-8 without control characters other than tab and
+ * line breaks; when required, not NULL, empty or blank. zh names the field in
+ * Chinese ("标题"). NULL and not required is fine.
+ */
+int text_check(const char *v, const char *field, const char *zh, size_t max_chars,
+	       bool required, struct err *e);
+
 /* Was key present and not null? */
 bool jsonv_has(json_t *obj, const char *key);
 

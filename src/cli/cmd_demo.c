@@ -14,8 +14,11 @@
 #include "cli/cli.h"
 #include "cli/demo.h"
 #include "cli/demo_data.h"
+#include "cli/demo_grids.h"
+#include "cli/demo_visits.h"
 #include "core/dept.h"
 #include "core/enterprise.h"
+#include "core/grid.h"
 #include "core/request.h"
 #include "core/request_catalog.h"
 #include "core/open311.h"
@@ -84,6 +87,7 @@ struct gen_job {
 	struct demo_rng *rng;
 	int64_t start, count;
 	int64_t first_id; /* out: id of the first enterprise created */
+	const struct geo_shape *area; /* the district: locations are drawn inside it */
 };
 
 static int gen_fn(struct db *db, void *arg, struct err *e)
@@ -93,6 +97,19 @@ static int gen_fn(struct db *db, void *arg, struct err *e)
 	for (int64_t n = j->start; n < j->start + j->count; n++) {
 		struct demo_entity d;
 		demo_entity(j->rng, n, &d);
+		/* inside a unit grid of the district: redraw (uniformly over its box) until so */
+		for (int k = 0; j->area && k < 1000; k++) {
+			int64_t g = 0;
+			int rc = grid_locate(db, j->tenant, d.lon, d.lat, &g, e);
+			if (rc)
+				return rc;
+			if (g)
+				break;
+			d.lon = j->area->bbox.minx +
+				demo_rng_unit(j->rng) * (j->area->bbox.maxx - j->area->bbox.minx);
+			d.lat = j->area->bbox.miny +
+				demo_rng_unit(j->rng) * (j->area->bbox.maxy - j->area->bbox.miny);
+		}
 		struct enterprise_write w = {
 			.who = j->who, .tenant_id = j->tenant, .source = "demo", .now = now,
 			.in = {.credit_code = d.credit_code, .name = d.name, .kind = d.kind,
@@ -986,7 +1003,15 @@ int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {{"db", required_argument, 0, 'd'},
 					     {"enterprises", required_argument, 0, 'n'},
+					     {"no-grids", no_argument, 0, 'G'},
+					     {"outline", required_argument, 0, 'o'},
 					     {0, 0, 0, 0}};
+	bool grids = true;
+	const char *outline = NULL;
+	struct demo_grid_result gr;
+	struct demo_visit_result vr;
+	memset(&gr, 0, sizeof gr);
+	memset(&vr, 0, sizeof vr);
 	int64_t n_ent = 5000;
 	const char *dbpath = "yiqiban.db";
 	struct db_pool *pool = NULL;
@@ -1003,7 +1028,11 @@ int cmd_demo(int argc, char **argv)
 				fprintf(stderr, "yiqiban demo: --enterprises takes 1 to 10000000\n");
 				return 2;
 			}
-		} else
+		} else if (c == 'G')
+			grids = false;
+		else if (c == 'o')
+			outline = optarg;
+		else
 			return 2;
 	}
 	err_clear(&e);
@@ -1032,9 +1061,13 @@ int cmd_demo(int argc, char **argv)
 	if (have == 0) {
 		struct demo_rng rng;
 		demo_rng_seed(&rng, DEMO_SEED);
+		/* grids first: every enterprise is then placed as it is registered */
+		if (grids && demo_grids(pool, &sys, tenant, outline, hash, &gr, &e))
+			goto fail;
 		for (int64_t start = 0; start < n_ent; start += DEMO_BATCH) {
 			struct gen_job j = {&sys, tenant, &rng, start,
-					    n_ent - start < DEMO_BATCH ? n_ent - start : DEMO_BATCH, 0};
+					    n_ent - start < DEMO_BATCH ? n_ent - start : DEMO_BATCH, 0,
+					    grids ? &gr.outline : NULL};
 			if (db_pool_write(pool, gen_fn, &j, &e))
 				goto fail;
 			if (start == 0) {
@@ -1046,6 +1079,10 @@ int cmd_demo(int argc, char **argv)
 						       .set_enterprise = true,
 						       .enterprise_id = j.first_id, .now = now_ms()};
 				if (db_pool_write(pool, user_update, &w, &e))
+					goto fail;
+				/* and the demo grid worker to the grid of that enterprise */
+				if (grids && demo_grids_bind_worker(pool, rdb, &sys, tenant, j.first_id,
+								    &e))
 					goto fail;
 			}
 		}
@@ -1083,6 +1120,9 @@ int cmd_demo(int argc, char **argv)
 		/* the request catalogue, time limits and three months of requests */
 		if (demo_requests(pool, rdb, &sys, tenant, n_ent, hash, &n_req, &e))
 			goto fail;
+		/* visit policies, a campaign and months of visits by the grid workers */
+		if (grids && demo_visits(pool, rdb, &sys, tenant, &vr, &e))
+			goto fail;
 	}
 	printf("demo district 二七区 ready in %s: %d departments, %d users and %lld enterprises "
 	       "added\n",
@@ -1091,16 +1131,29 @@ int cmd_demo(int argc, char **argv)
 		printf("%d officials (official01 … official%02d, handlers in several departments) serve "
 		       "the enterprises' service teams\n",
 		       DEMO_OFFICIALS, DEMO_OFFICIALS);
+	if (gr.units)
+		printf("grids from %s: %d streets, %d unit grids, %d grid workers (gw001 …) and %d "
+		       "community grid leaders (网格长, gl001 …); the login gridworker serves the "
+		       "demo enterprise's grid\n",
+		       gr.source, gr.streets, gr.units, gr.workers, gr.leaders);
 	if (n_req)
 		printf("%lld requests (诉求) over the last %d days, in every state of the loop; "
 		       "categories and time limits under /api/v1/request-categories, /api/v1/time-limits\n",
 		       (long long)n_req, DEMO_REQUEST_DAYS);
+	if (vr.visits)
+		printf("%lld visits (走访) by the grid workers under %d visit policies, %lld findings "
+		       "(%lld raised as requests), %lld far from the enterprise; %lld enterprises "
+		       "overdue; campaign 千企万户大走访 %lld of %lld visited\n",
+		       (long long)vr.visits, vr.policies, (long long)vr.findings,
+		       (long long)vr.requests, (long long)vr.far, (long long)vr.overdue,
+		       (long long)vr.campaign_visited, (long long)vr.campaign_targets);
 	demo_print_logins();
 	status = 0;
 	goto out;
 fail:
 	cli_error(&e);
 out:
+	geo_shape_free(&gr.outline);
 	db_close(conn);
 	db_pool_free(pool);
 	return status;

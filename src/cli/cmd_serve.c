@@ -4,11 +4,14 @@
  * writer drains its queue).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -42,6 +45,51 @@ static bool public_url(const char *given, const char *addr, int port, char *out,
 	return true;
 }
 
+static bool has_index(const char *dir)
+{
+	char p[PATH_MAX + 64];
+	struct stat st;
+	snprintf(p, sizeof p, "%.*s/index.html", PATH_MAX, dir);
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * The web UI's directory: --web-root DIR (must hold index.html; "off" = none),
+ * else web/dist under the working directory, else web/dist of the source
+ * tree the binary was built in (build/VARIANT/yiqiban -> ../../web/dist).
+ * out gets the absolute path, or "" for none. False if DIR was given but is
+ * not usable.
+ */
+static bool find_web_root(const char *given, char out[PATH_MAX])
+{
+	char exe[PATH_MAX], cand[PATH_MAX + 16];
+	out[0] = '\0';
+	if (given) {
+		if (strcmp(given, "off") == 0)
+			return true;
+		if (!has_index(given) || !realpath(given, out)) {
+			out[0] = '\0';
+			return false;
+		}
+		return true;
+	}
+	if (has_index("web/dist") && realpath("web/dist", out))
+		return true;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (len > 0) {
+		exe[len] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(cand, sizeof cand, "%.*s/../../web/dist", PATH_MAX - 16, exe);
+			if (has_index(cand) && realpath(cand, out))
+				return true;
+		}
+	}
+	out[0] = '\0';
+	return true;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -52,10 +100,11 @@ int cmd_serve(int argc, char **argv)
 		{"secure-cookie", no_argument, 0, 'S'},     {"public-url", required_argument, 0, 'u'},
 		{"max-body", required_argument, 0, 'b'},    {"no-scheduler", no_argument, 0, 'N'},
 		{"scheduler-interval", required_argument, 0, 'I'},
-		{"webhook-allow-private", no_argument, 0, 'P'}, {0, 0, 0, 0},
+		{"webhook-allow-private", no_argument, 0, 'P'}, {"web-root", required_argument, 0, 'W'},
+		{0, 0, 0, 0},
 	};
-	const char *dbpath = "yiqiban.db", *logpath = "-", *given_url = NULL;
-	char pub[512];
+	const char *dbpath = "yiqiban.db", *logpath = "-", *given_url = NULL, *web_root = NULL;
+	char pub[512], web[PATH_MAX];
 	struct app app;
 	struct err e;
 	struct http_server *srv = NULL;
@@ -82,6 +131,7 @@ int cmd_serve(int argc, char **argv)
 		case 'u': given_url = optarg; break;
 		case 'N': scheduler_on = false; break;
 		case 'P': webhook_set_allow_private(true); break;
+		case 'W': web_root = optarg; break;
 		case 'I':
 			if (!parse_i64(optarg, &interval) || interval < 1 || interval > 86400) {
 				fprintf(stderr, "yiqiban serve: --scheduler-interval must be 1 to 86400 seconds\n");
@@ -125,6 +175,12 @@ int cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	app.cfg.public_url = given_url ? pub : NULL;
+	if (!find_web_root(web_root, web)) {
+		fprintf(stderr, "yiqiban serve: --web-root '%s' has no index.html (build it with 'make web')\n",
+			web_root);
+		return 2;
+	}
+	app.cfg.web_root = web[0] ? web : NULL;
 
 	if (strcmp(logpath, "-") == 0)
 		app.cfg.access_log = stdout;
@@ -202,6 +258,10 @@ int cmd_serve(int argc, char **argv)
 		log_info("digital employee: ticks every %d s%s", (int)interval,
 			 webhook_allow_private() ? ", webhooks may reach private addresses" : "");
 	}
+	if (app.cfg.web_root)
+		log_info("web UI from %s", app.cfg.web_root);
+	else
+		log_info("no web UI (build it with 'make web', or pass --web-root DIR)");
 	log_info("yiqiban %s listening on http://%s (port %d, database %s, %d threads)",
 		 YIQIBAN_VERSION, app.cfg.addr, http_server_port(srv), dbpath, app.cfg.threads);
 	int sig;

@@ -11,6 +11,7 @@
 
 #include "base/util.h"
 #include "cli/cli.h"
+#include "core/analysis.h"
 #include "core/request_stats.h"
 #include "core/tenant.h"
 #include "core/workcal.h"
@@ -105,6 +106,14 @@ int cmd_stats(int argc, char **argv)
 			goto fail;
 		if (n > SHOW_DIFFS)
 			printf("... and %" PRId64 " more\n", n - SHOW_DIFFS);
+		int64_t gdiff = 0;
+		if (analysis_check(rdb, tenant, &gdiff, &e))
+			goto fail;
+		if (gdiff)
+			printf("grid_stats (the analysis): %" PRId64 " (day, grid, category) key(s) "
+			       "differ from a recount\n",
+			       gdiff);
+		n += gdiff;
 		if (n) {
 			printf("counters of tenant %" PRId64 " differ from a recount in %" PRId64
 			       " row(s); run 'yiqiban stats rebuild'\n",

@@ -16,7 +16,8 @@ static const struct cmd cmds[] = {
 	 "yiqiban serve [--db PATH] [--listen HOST:PORT] [--threads N] [--handler-threads N]\n"
 	 "              [--access-log FILE|-] [--session-idle SECONDS] [--session-max SECONDS]\n"
 	 "              [--secure-cookie] [--max-body BYTES] [--no-scheduler]\n"
-	 "              [--scheduler-interval SECONDS] [--webhook-allow-private]",
+	 "              [--scheduler-interval SECONDS] [--webhook-allow-private]\n"
+	 "              [--web-root DIR|off]",
 	 "Start the HTTP server on an initialised database, applying any pending\n"
 	 "migrations first. Defaults: --db yiqiban.db, --listen 127.0.0.1:8080 (port 0\n"
 	 "picks a free port), --threads 8, access log (JSON lines) to stdout ('off' for\n"
@@ -30,6 +31,9 @@ static const struct cmd cmds[] = {
 	 "daily reports) ticks every --scheduler-interval seconds (default 30) unless\n"
 	 "--no-scheduler; webhooks are sent by the same component and may reach\n"
 	 "loopback and private addresses only with --webhook-allow-private.\n"
+	 "The web UI (built by 'make web') is served at / from --web-root DIR; by\n"
+	 "default from web/dist under the working directory, else web/dist of the\n"
+	 "source tree the binary was built in; without one, / answers a JSON index.\n"
 	 "SIGINT/SIGTERM stop it after in-flight requests."},
 	{"init", cmd_init,
 	 "yiqiban init [--db PATH] [--tenant CODE] [--tenant-name NAME] [--region CODE] [--admin LOGIN]",
@@ -76,10 +80,23 @@ static const struct cmd cmds[] = {
 	 "from the requests table (after upgrading from a version without them, or\n"
 	 "after requests were changed outside the program); 'check' compares them with\n"
 	 "a recount and lists the rows that differ (exit status 1 if any)."},
+	{"grid", cmd_grid,
+	 "yiqiban grid import FILE.geojson [--dry-run] [--db PATH] [--tenant CODE]\n"
+	 "yiqiban grid export [--level district|street|community|unit] [--db PATH]\n"
+	 "yiqiban grid place [--db PATH] [--tenant CODE]",
+	 "Grids (网格): 'import' reads a GeoJSON FeatureCollection whose features carry\n"
+	 "properties code (6 digits: district, 9: street, 12: community, 15: unit grid;\n"
+	 "a code starts with its parent's) and name, checks every geometry (closed rings,\n"
+	 "valid coordinates, no self-intersection, holes inside) and writes nothing if\n"
+	 "any feature is wrong; otherwise it creates or updates the grids by code,\n"
+	 "reports gaps and overlaps between sibling grids, and places every located\n"
+	 "enterprise and request in its unit grid again (points in no grid are listed).\n"
+	 "--dry-run does all of it and rolls back. 'export' writes the grids with their\n"
+	 "metrics as GeoJSON to stdout; 'place' places everything again."},
 	{"backup", cmd_backup, "yiqiban backup [--db PATH] DEST",
 	 "Write an online, consistent copy of the database to DEST (a new file), safe\n"
 	 "while the server runs, and check the copy's integrity."},
-	{"demo", cmd_demo, "yiqiban demo [--db PATH] [--enterprises N]",
+	{"demo", cmd_demo, "yiqiban demo [--db PATH] [--enterprises N] [--no-grids] [--outline FILE.geojson]",
 	 "Create (or complete) a demo district: departments of 二七区, one user per role\n"
 	 "(each with the password printed) and N market entities (default 5000) with\n"
 	 "valid credit codes, generated deterministically. Safe to run again."},

@@ -56,6 +56,10 @@ static const char *const perm_names[PERM__COUNT] = {
 	[PERM_CATEGORY_WRITE] = "category.write",
 	[PERM_REPORT_READ] = "report.read",
 	[PERM_WEBHOOK_WRITE] = "webhook.write",
+	[PERM_GRID_READ] = "grid.read", [PERM_GRID_WRITE] = "grid.write",
+	[PERM_ANALYSIS_READ] = "analysis.read",
+	[PERM_VISIT_READ] = "visit.read", [PERM_VISIT_WRITE] = "visit.write",
+	[PERM_VISIT_PLAN] = "visit.plan",
 };
 
 static const char *const scope_names[] = {
@@ -79,6 +83,9 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_REQUEST_SUPERVISE] = SCOPE_ALL, [PERM_CATEGORY_WRITE] = SCOPE_ALL,
 		[PERM_REPORT_READ] = SCOPE_ALL,
 		[PERM_WEBHOOK_WRITE] = SCOPE_ALL,
+		[PERM_GRID_READ] = SCOPE_ALL, [PERM_GRID_WRITE] = SCOPE_ALL,
+		[PERM_ANALYSIS_READ] = SCOPE_ALL,
+		[PERM_VISIT_READ] = SCOPE_ALL, [PERM_VISIT_PLAN] = SCOPE_ALL,
 	},
 	[ROLE_LEADER] = {
 		[PERM_USER_READ] = SCOPE_ALL, [PERM_DEPT_READ] = SCOPE_ALL,
@@ -89,6 +96,8 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_REQUEST_READ] = SCOPE_ALL, [PERM_REQUEST_SUPERVISE] = SCOPE_ALL,
 		[PERM_REQUEST_APPROVE] = SCOPE_ALL,
 		[PERM_REPORT_READ] = SCOPE_ALL,
+		[PERM_GRID_READ] = SCOPE_ALL, [PERM_ANALYSIS_READ] = SCOPE_ALL,
+		[PERM_VISIT_READ] = SCOPE_ALL, [PERM_VISIT_PLAN] = SCOPE_ALL,
 	},
 	[ROLE_DEPT_HEAD] = {
 		[PERM_USER_READ] = SCOPE_DEPT_TREE, [PERM_DEPT_READ] = SCOPE_ALL,
@@ -98,6 +107,7 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_REQUEST_READ] = SCOPE_DEPT_TREE, [PERM_REQUEST_HANDLE] = SCOPE_DEPT_TREE,
 		[PERM_REQUEST_APPROVE] = SCOPE_DEPT_TREE,
 		[PERM_REPORT_READ] = SCOPE_DEPT_TREE,
+		[PERM_GRID_READ] = SCOPE_ALL, [PERM_ANALYSIS_READ] = SCOPE_ALL,
 	},
 	[ROLE_DISPATCHER] = {
 		[PERM_USER_READ] = SCOPE_ALL, [PERM_DEPT_READ] = SCOPE_ALL,
@@ -108,6 +118,8 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_REQUEST_DISPATCH] = SCOPE_ALL, [PERM_REQUEST_SUPERVISE] = SCOPE_ALL,
 		[PERM_REQUEST_RATE] = SCOPE_ALL,
 		[PERM_REPORT_READ] = SCOPE_ALL,
+		[PERM_GRID_READ] = SCOPE_ALL, [PERM_ANALYSIS_READ] = SCOPE_ALL,
+		[PERM_VISIT_READ] = SCOPE_ALL,
 	},
 	[ROLE_HANDLER] = {
 		[PERM_USER_READ] = SCOPE_DEPT, [PERM_DEPT_READ] = SCOPE_ALL,
@@ -128,6 +140,9 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_TOKEN_OWN] = SCOPE_SELF,
 		[PERM_ENTERPRISE_READ] = SCOPE_GRID, [PERM_ENTERPRISE_PII] = SCOPE_GRID,
 		[PERM_REQUEST_READ] = SCOPE_GRID, [PERM_REQUEST_SUBMIT] = SCOPE_GRID,
+		[PERM_GRID_READ] = SCOPE_GRID, [PERM_ANALYSIS_READ] = SCOPE_GRID,
+		[PERM_BLINDSPOT_READ] = SCOPE_GRID,
+		[PERM_VISIT_READ] = SCOPE_GRID, [PERM_VISIT_WRITE] = SCOPE_GRID,
 	},
 	[ROLE_MEDIATOR] = {
 		[PERM_USER_READ] = SCOPE_SELF, [PERM_DEPT_READ] = SCOPE_ALL,
@@ -143,6 +158,8 @@ static const unsigned char grants[ROLE__COUNT][PERM__COUNT] = {
 		[PERM_ENTERPRISE_READ] = SCOPE_ALL,
 		[PERM_REQUEST_READ] = SCOPE_ALL, [PERM_REQUEST_SUBMIT] = SCOPE_ALL,
 		[PERM_REQUEST_SUPERVISE] = SCOPE_ALL,
+		[PERM_GRID_READ] = SCOPE_ALL, [PERM_ANALYSIS_READ] = SCOPE_ALL,
+		[PERM_VISIT_READ] = SCOPE_ALL,
 	},
 	[ROLE_EXPERIENCE_OFFICER] = {
 		[PERM_DEPT_READ] = SCOPE_ALL, [PERM_TOKEN_OWN] = SCOPE_SELF,
@@ -224,8 +241,13 @@ int scope_sql(const struct actor *a, enum scope s, const struct scope_cols *c, s
 		if (c->dept && a->department_id)
 			return buf_addf(w, " AND %s = %" PRId64, c->dept, a->department_id);
 		break;
-	case SCOPE_GRID:
-		if (c->grid && a->grid_id)
+	case SCOPE_GRID: /* the actor's grid and every grid below it */
+		if (c->grid && a->grid_id && a->grid_path[0])
+			return buf_addf(w,
+					" AND %s IN (SELECT id FROM grids WHERE tenant_id = %" PRId64
+					" AND path LIKE '%s%%')",
+					c->grid, a->tenant_id, a->grid_path);
+		if (c->grid && a->grid_id) /* its path unknown: that grid alone */
 			return buf_addf(w, " AND %s = %" PRId64, c->grid, a->grid_id);
 		break;
 	case SCOPE_SELF:
@@ -254,7 +276,10 @@ bool scope_allows(const struct actor *a, enum scope s, const struct scope_row *r
 	case SCOPE_DEPT:
 		return a->department_id && row->dept_id == a->department_id;
 	case SCOPE_GRID:
-		return a->grid_id && row->grid_id == a->grid_id;
+		return a->grid_id && row->grid_id &&
+		       (row->grid_id == a->grid_id ||
+			(a->grid_path[0] && row->grid_path &&
+			 strncmp(row->grid_path, a->grid_path, strlen(a->grid_path)) == 0));
 	case SCOPE_SELF:
 		return (row->owner_id && row->owner_id == a->user_id) ||
 		       (row->enterprise_id && row->enterprise_id == a->enterprise_id);

@@ -75,6 +75,12 @@ enum perm {
 	PERM_CATEGORY_WRITE,   /* request categories and time-limit policies */
 	PERM_REPORT_READ,      /* dashboards and rates (响应率、解决率、满意率), by the scope's departments */
 	PERM_WEBHOOK_WRITE,    /* register and manage outgoing webhooks, see their deliveries */
+	PERM_GRID_READ,        /* grids, their maps and metrics, their workers */
+	PERM_GRID_WRITE,       /* import and delete grids, assign grid workers */
+	PERM_VISIT_READ,       /* visit records, visit state and tasks, campaigns and their progress */
+	PERM_VISIT_WRITE,      /* record visits (走访) with findings and photos; one's own visit tasks */
+	PERM_VISIT_PLAN,       /* visit policies and campaigns (走访活动) */
+	PERM_ANALYSIS_READ,    /* 研判: problems by grid x category x period, trends, heat maps */
 	PERM__COUNT
 };
 
@@ -84,12 +90,13 @@ struct actor {
 	int64_t user_id;       /* 0 = the system (scheduler, CLI) */
 	int64_t session_id;
 	int64_t department_id; /* 0 = none */
-	int64_t grid_id;       /* 0 = none (grid issue) */
+	int64_t grid_id;       /* the grid worker's grid, 0 = none */
 	int64_t enterprise_id; /* 0 = none (enterprise users) */
 	unsigned roles;        /* bit (1u << enum role) */
 	char login[64];
 	char display_name[256];
 	char dept_path[256];   /* '/1/5/' of the user's department, "" if none */
+	char grid_path[128];   /* '/1/4/9/' of the user's grid, "" if none */
 	char request_id[24];   /* the HTTP request acting, for the audit log; "" from the CLI */
 };
 
@@ -131,6 +138,7 @@ struct scope_row {
 	int64_t dept_id;
 	const char *dept_path; /* '/1/5/12/' of dept_id */
 	int64_t grid_id;
+	const char *grid_path; /* '/1/4/9/' of grid_id; needed for a grid leader's reach below */
 	int64_t owner_id;
 	int64_t enterprise_id;
 };

@@ -20,6 +20,8 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/creditcode.h"
+#include "core/grid.h"
+#include "core/visit.h"
 #include "db/db.h"
 #include "base/banned.h"
 
@@ -304,7 +306,7 @@ int enterprise_validate(const struct enterprise_input *in, bool create, struct e
 	"e.id, e.tenant_id, e.credit_code, e.credit_code_ok, e.name, e.kind, e.legal_rep, "   \
 	"e.phone, e.address, e.lat, e.lon, e.industry_section, e.industry_division, "         \
 	"e.size_class, e.registered_on, e.status, e.is_key, e.tags, e.grid_id, e.version, "   \
-	"e.created_at, e.updated_at"
+	"e.created_at, e.updated_at, COALESCE((SELECT path FROM grids WHERE id = e.grid_id), '')"
 
 #define COPY(dst, col) snprintf((dst), sizeof(dst), "%s", db_column_text(st, (col)))
 
@@ -334,6 +336,7 @@ static void read_row(struct db_stmt *st, struct enterprise *en)
 	en->version = db_column_int64(st, 19);
 	en->created_at = db_column_int64(st, 20);
 	en->updated_at = db_column_int64(st, 21);
+	COPY(en->grid_path, 22);
 }
 
 static int get_where(struct db *db, struct enterprise *out, struct err *e, const char *where,
@@ -623,7 +626,12 @@ static int insert(struct db *db, struct enterprise_write *w, struct enterprise *
 	if (rc < 0)
 		return rc;
 	w->id = rec->id;
+	if (rec->has_location &&
+	    (rc = grid_place_enterprise(db, rec->tenant_id, rec->id, true, rec->lon, rec->lat, e)))
+		return rc;
 	rc = write_tags(db, rec, e);
+	if (!rc) /* its visit duty (走访), from the policies */
+		rc = visit_state_refresh(db, rec->tenant_id, rec->id, e);
 	if (rc)
 		return rc;
 	json_t *changes = json_object();
@@ -676,8 +684,14 @@ static int update_row(struct db *db, struct enterprise_write *w, const struct en
 		db_finalize(st);
 		rc = rc < 0 ? rc : 0;
 	}
+	if (!rc && (old->has_location != rec->has_location || old->lat != rec->lat ||
+		    old->lon != rec->lon)) /* moved: placed again in its unit grid */
+		rc = grid_place_enterprise(db, rec->tenant_id, rec->id, rec->has_location, rec->lon,
+					   rec->lat, e);
 	if (!rc && strcmp(old->tags, rec->tags) != 0)
 		rc = write_tags(db, rec, e);
+	if (!rc) /* status, key, tags, size, industry, registration: the visit duty may change */
+		rc = visit_state_refresh(db, rec->tenant_id, rec->id, e);
 	if (!rc)
 		rc = write_version(db, w, rec, changes, e);
 	w->outcome = ENTERPRISE_UPDATED;

@@ -41,6 +41,7 @@ struct enterprise {
 	bool is_key;
 	char tags[512];           /* "tag1,tag2" (normalised: trimmed, unique, in input order) */
 	int64_t grid_id;          /* 0 = not placed */
+	char grid_path[128];      /* '/1/4/9/' of grid_id, "" if not placed */
 	int64_t version;
 	int64_t created_at, updated_at;
 };

@@ -1040,7 +1040,8 @@ struct export_ctx {
 static int export_row(const struct enterprise *en, void *ctx)
 {
 	struct export_ctx *c = ctx;
-	struct scope_row sr = {.grid_id = en->grid_id, .enterprise_id = en->id};
+	struct scope_row sr = {.grid_id = en->grid_id, .grid_path = en->grid_path,
+				.enterprise_id = en->id};
 	bool masked = c->pii == SCOPE_NONE || !scope_allows(c->who, c->pii, &sr);
 	char lat[32] = "", lon[32] = "";
 	const char *legal_rep = en->legal_rep, *phone = en->phone;

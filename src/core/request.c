@@ -17,10 +17,12 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/jsonv.h"
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/settings.h"
+#include "core/grid.h"
 #include "core/request_stats.h"
 #include "core/workcal.h"
 #include "db/db.h"
@@ -159,29 +161,6 @@ enum perm request_action_perm(enum req_action a)
 
 /* ---- validation ---- */
 
-static int text_field(const char *v, const char *field, const char *zh, size_t max,
-		      bool required, struct err *e)
-{
-	char mzh[160], men[160];
-	if (!v || !*v || v[strspn(v, " \t\r\n")] == '\0') {
-		if (!required)
-			return 0;
-		snprintf(mzh, sizeof mzh, "%s不能为空", zh);
-		snprintf(men, sizeof men, "'%s' is required and must not be empty", field);
-		return err_set_msg(e, v ? ERR_UNPROCESSABLE : ERR_BAD_REQUEST, field, mzh, men);
-	}
-	size_t n = strlen(v);
-	if (!utf8_valid(v, n))
-		return err_set(e, ERR_BAD_REQUEST, field, "字段“%s”不是有效的 UTF-8",
-			       "'%s' is not valid UTF-8", field);
-	if (utf8_len(v, n) > max) {
-		snprintf(mzh, sizeof mzh, "%s不能超过 %zu 个字符", zh, max);
-		snprintf(men, sizeof men, "'%s' must not exceed %zu characters", field, max);
-		return err_set_msg(e, ERR_UNPROCESSABLE, field, mzh, men);
-	}
-	return 0;
-}
-
 int request_validate(const struct request_input *in, struct err *e)
 {
 	int rc;
@@ -194,10 +173,10 @@ int request_validate(const struct request_input *in, struct err *e)
 			       "类型应为 consultation（咨询）、help（求助）、complaint（投诉）、"
 			       "suggestion（建议）或 report（举报）",
 			       "type must be consultation, help, complaint, suggestion or report");
-	if ((rc = text_field(in->content, "content", "诉求内容", 4000, true, e)) ||
-	    (rc = text_field(in->title, "title", "标题", 100, false, e)) ||
-	    (rc = text_field(in->contact_name, "contact_name", "联系人", 32, false, e)) ||
-	    (rc = text_field(in->address, "address", "地址", 128, false, e)))
+	if ((rc = text_check(in->content, "content", "诉求内容", 4000, true, e)) ||
+	    (rc = text_check(in->title, "title", "标题", 100, false, e)) ||
+	    (rc = text_check(in->contact_name, "contact_name", "联系人", 32, false, e)) ||
+	    (rc = text_check(in->address, "address", "地址", 128, false, e)))
 		return rc;
 	if (in->contact_phone && *in->contact_phone) {
 		size_t n = strlen(in->contact_phone), digits = 0;
@@ -235,7 +214,7 @@ int request_validate(const struct request_input *in, struct err *e)
 	"r.signed_at, r.replied_at, r.closed_at, r.sign_due_at, r.handle_due_at, "            \
 	"r.visit_due_at, r.paused_at, r.paused_ms, r.extended_days, r.rating_solved, "        \
 	"r.rating, r.rating_comment, r.closed_on_time, r.version, r.created_at, r.updated_at, "    \
-	"r.clock_from"
+	"r.clock_from, COALESCE((SELECT path FROM grids WHERE id = r.grid_id), '')"
 #define REQ_FROM                                                                              \
 	" FROM requests r LEFT JOIN request_categories c ON c.id = r.category_id "            \
 	"LEFT JOIN enterprises en ON en.id = r.enterprise_id "                               \
@@ -299,6 +278,7 @@ static void read_row(struct db_stmt *st, struct request *r)
 	r->created_at = db_column_int64(st, 45);
 	r->updated_at = db_column_int64(st, 46);
 	r->clock_from = db_column_int64(st, 47);
+	COPY(r->grid_path, 48);
 }
 
 void request_release(struct request *r)
@@ -331,7 +311,7 @@ int request_get(struct db *db, int64_t tenant_id, int64_t id, struct request *ou
 bool request_visible(const struct actor *a, enum scope s, const struct request *r)
 {
 	struct scope_row row = {.dept_id = r->department_id, .dept_path = r->dept_path,
-				.grid_id = r->grid_id, .owner_id = r->created_by,
+				.grid_id = r->grid_id, .grid_path = r->grid_path, .owner_id = r->created_by,
 				.enterprise_id = r->enterprise_id};
 	return scope_allows(a, s, &row);
 }
@@ -543,6 +523,13 @@ int request_create(struct db *db, void *arg, struct err *e)
 		if (rc == DB_DONE)
 			return err_set(e, ERR_UNPROCESSABLE, "enterprise_id", "企业不存在",
 				       "no such enterprise");
+	}
+	if (in->set_location) { /* placed by its own location first, else by its enterprise's */
+		int64_t g = 0;
+		if ((rc = grid_locate(db, c->tenant_id, in->lon, in->lat, &g, e)))
+			return rc;
+		if (g)
+			grid = g;
 	}
 	rc = next_number(db, c->tenant_id, c->now, c->number, e);
 	if (rc)
@@ -813,9 +800,32 @@ void request_loader_free(struct request_loader *l)
 	free(l);
 }
 
+int request_set_grid(struct db *db, int64_t tenant_id, int64_t id, int64_t grid_id,
+		     struct err *e)
+{
+	struct request r, n;
+	int rc = request_get(db, tenant_id, id, &r, e);
+	if (rc)
+		return rc;
+	if (r.grid_id == grid_id) {
+		request_release(&r);
+		return 0;
+	}
+	rc = db_execf(db, e, "UPDATE requests SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
+		      "Iii", grid_id, tenant_id, id);
+	if (!rc)
+		rc = request_get(db, tenant_id, id, &n, e);
+	if (!rc) {
+		rc = request_stats_apply(db, &r, &n, e); /* the grid cube follows the move */
+		request_release(&n);
+	}
+	request_release(&r);
+	return rc;
+}
+
 static int note_field(const char *v, const char *field, bool required, struct err *e)
 {
-	return text_field(v, field, strcmp(field, "public_note") == 0 ? "答复/说明" : "内部备注", 2000,
+	return text_check(v, field, strcmp(field, "public_note") == 0 ? "答复/说明" : "内部备注", 2000,
 			  required, e);
 }
 

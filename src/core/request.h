@@ -103,6 +103,7 @@ struct request {
 	int64_t department_id;
 	char department_name[260];
 	char dept_path[256];
+	char grid_path[128];   /* '/1/4/9/' of grid_id, "" if not placed */
 	int64_t handler_id;
 	char handler_name[260];
 	int64_t created_by;
@@ -199,6 +200,10 @@ int request_actions(struct db *db, const struct actor *who, const struct request
 
 int request_get(struct db *db, int64_t tenant_id, int64_t id, struct request *out,
 		struct err *e);
+/* Move a request to another unit grid (0: none), keeping the rate counters:
+ * placement after grids change (core/grid.c). Inside a write job. */
+int request_set_grid(struct db *db, int64_t tenant_id, int64_t id, int64_t grid_id,
+		     struct err *e);
 /* May the actor see this request under scope (department, grid, enterprise, author)? */
 bool request_visible(const struct actor *a, enum scope s, const struct request *r);
 

@@ -27,6 +27,7 @@
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/analysis.h"
 #include "core/request.h"
 #include "core/settings.h"
 #include "core/workcal.h"
@@ -687,6 +688,8 @@ int request_stats_apply(struct db *db, const struct request *before, const struc
 		request_stats_contrib(before, a);
 	for (int k = 0; !rc && k < STATS_CUBES; k++)
 		rc = apply_row(db, l, after->tenant_id, before ? &a[k] : NULL, &b[k], e);
+	if (!rc) /* and the grid x category counts of the analysis (研判) */
+		rc = analysis_request_apply(db, before, after, e);
 	return rc;
 }
 
@@ -782,6 +785,8 @@ int request_stats_rebuild(struct db *db, void *arg, struct err *e)
 	if ((rc = db_execf(db, e, q.p, "i", r->tenant_id)))
 		goto out;
 	r->open_rows = db_changes(db);
+	if ((rc = analysis_rebuild_requests(db, r->tenant_id, &r->grid_rows, e)))
+		goto out;
 	json_t *sum = json_pack("{s:I,s:I,s:I}", "rows", (json_int_t)r->rows, "month_rows",
 				(json_int_t)r->month_rows, "open_rows", (json_int_t)r->open_rows);
 	rc = audit_append(db, r->who, r->tenant_id, "request_stats", 0, "rebuild", sum, e);

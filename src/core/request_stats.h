@@ -107,6 +107,7 @@ struct stats_rebuild {
 	int64_t rows;      /* out: rows of request_stats written */
 	int64_t month_rows; /* out: rows of request_stats_month written */
 	int64_t open_rows; /* out: rows of request_stats_open written */
+	int64_t grid_rows; /* out: request rows of grid_stats (the analysis) written */
 };
 /* Write job: recount the tenant's counters from the requests table (upgrades,
  * repairs). Audited ("request_stats", "rebuild"). */

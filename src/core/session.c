@@ -3,14 +3,19 @@
  *
  * Every request names its session, so session_lookup answers from a small
  * in-process cache of recent successful lookups (token hash -> what the
- * lookup returned, plus the times the timeouts need): no database read for a
- * known session. A cached answer is used only while
- *   - no change that could alter an answer has committed in this process
- *     since it was read (session_changed() bumps a generation after the
- *     commit: logout, revocation, a user's roles, status, department,
- *     password or binding, a department's path), and
- *   - it is younger than CACHE_TRUST_MS, which bounds how long a change made
- *     by another process (the CLI, an edit of the file) takes to be seen;
+ * lookup returned, plus the times the timeouts need): no JOIN of sessions,
+ * users, departments and grids and no roles query for a known session, only
+ * one read of a one-row counter. A cached answer is used only while
+ *   - the counter auth_epoch (sql/019) is what it was before the answer was
+ *     read: session_changed() adds one in the transaction of every change
+ *     that could alter an answer (logout, revocation, a user's roles,
+ *     status, department, grid, password or binding, a department or grid
+ *     moved), in this process or another (the CLI);
+ *   - no such change has committed in this process since (a generation,
+ *     bumped after the commit: the same, without a read for the writer's own
+ *     changes), and
+ *   - it is younger than CACHE_TRUST_MS, which bounds how long an edit of
+ *     the tables that bypasses session_changed (by hand) takes to be seen;
  * and the expiry, absolute and idle timeouts are checked on every use
  * against the cached times, the idle clock kept current by session_seen().
  * Only successful lookups are cached; failures always ask the database.
@@ -46,6 +51,7 @@ struct cached {
 	bool used;
 	char hash[65];             /* the token's SHA-256, hex */
 	uint64_t generation;       /* of changes, read before the database was */
+	int64_t epoch;             /* auth_epoch.n, read before the database was */
 	int64_t read_ns;           /* when (monotonic) */
 	int64_t created_at, expires_at;
 	struct session_info info;  /* last_seen_at kept current by session_seen */
@@ -71,8 +77,8 @@ static size_t slot_of(const char *hash)
 }
 
 /* The cached answer for hash into *out, with its times; false if none usable. */
-static bool cache_get(const char *hash, struct session_info *out, int64_t *created,
-		      int64_t *expires)
+static bool cache_get(const char *hash, int64_t epoch, struct session_info *out,
+		      int64_t *created, int64_t *expires)
 {
 	size_t i = slot_of(hash);
 	bool hit = false;
@@ -82,8 +88,8 @@ static bool cache_get(const char *hash, struct session_info *out, int64_t *creat
 	pthread_once(&cache_once, cache_init);
 	pthread_mutex_lock(&cache_mu[i % CACHE_LOCKS]);
 	struct cached *c = &cache[i];
-	if (c->used && c->generation == gen && t - c->read_ns < CACHE_TRUST_MS * 1000000LL &&
-	    strcmp(c->hash, hash) == 0) {
+	if (c->used && c->generation == gen && c->epoch == epoch &&
+	    t - c->read_ns < CACHE_TRUST_MS * 1000000LL && strcmp(c->hash, hash) == 0) {
 		*out = c->info;
 		*created = c->created_at;
 		*expires = c->expires_at;
@@ -93,9 +99,9 @@ static bool cache_get(const char *hash, struct session_info *out, int64_t *creat
 	return hit;
 }
 
-/* Keep an answer read from the database when generation gen was current. */
+/* Keep an answer read from the database when generation gen and epoch were current. */
 static void cache_put(const char *hash, const struct session_info *si, int64_t created,
-		      int64_t expires, uint64_t gen, int64_t read_ns)
+		      int64_t expires, uint64_t gen, int64_t epoch, int64_t read_ns)
 {
 	size_t i = slot_of(hash);
 
@@ -105,6 +111,7 @@ static void cache_put(const char *hash, const struct session_info *si, int64_t c
 	c->used = true;
 	memcpy(c->hash, hash, sizeof c->hash);
 	c->generation = gen;
+	c->epoch = epoch;
 	c->read_ns = read_ns;
 	c->created_at = created;
 	c->expires_at = expires;
@@ -124,9 +131,10 @@ void session_seen(const struct session_info *si, int64_t now)
 	pthread_mutex_unlock(&cache_mu[i % CACHE_LOCKS]);
 }
 
-void session_changed(struct db *db)
+int session_changed(struct db *db, struct err *e)
 {
 	db_bump_on_commit(db, &generation);
+	return db_execf(db, e, "UPDATE auth_epoch SET n = n + 1 WHERE id = 1", NULL);
 }
 
 void session_cache_clear(void)
@@ -182,7 +190,7 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 {
 	struct db_stmt *st = NULL;
 	char h[65];
-	int64_t created, expires, read_ns;
+	int64_t created, expires, read_ns, epoch = 0;
 	uint64_t gen;
 	int rc;
 
@@ -190,17 +198,22 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	if (strlen(token) > 128)
 		goto unauth;
 	token_hash(token, h);
-	if (cache_get(h, out, &created, &expires))
-		return check_times(out, created, expires, now, pol, e);
-	/* the generation before the read: a change committed meanwhile makes the entry stale */
+	/* the generation and epoch before the read: a change committed meanwhile makes the
+	 * entry stale */
 	gen = atomic_load(&generation);
 	read_ns = mono_ns();
+	if ((rc = db_query_i64(db, &epoch, e, "SELECT n FROM auth_epoch WHERE id = 1", NULL)))
+		return rc;
+	if (cache_get(h, epoch, out, &created, &expires))
+		return check_times(out, created, expires, now, pol, e);
 	rc = db_queryf(db, &st, e,
 		       "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.csrf_token, s.created_at, "
 		       "s.last_seen_at, s.expires_at, s.revoked_at, u.login, u.display_name, "
-		       "u.status, u.department_id, d.path, u.must_change_password, u.enterprise_id "
+		       "u.status, u.department_id, d.path, u.must_change_password, u.enterprise_id, "
+		       "u.grid_id, g.path "
 		       "FROM sessions s JOIN users u ON u.id = s.user_id "
 		       "LEFT JOIN departments d ON d.id = u.department_id "
+		       "LEFT JOIN grids g ON g.id = u.grid_id "
 		       "WHERE s.token_hash = $1",
 		       "t", h);
 	if (rc)
@@ -231,6 +244,8 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	snprintf(a->dept_path, sizeof a->dept_path, "%s", db_column_text(st, 13));
 	out->must_change_password = db_column_int64(st, 14) != 0;
 	a->enterprise_id = db_column_is_null(st, 15) ? 0 : db_column_int64(st, 15);
+	a->grid_id = db_column_is_null(st, 16) ? 0 : db_column_int64(st, 16);
+	snprintf(a->grid_path, sizeof a->grid_path, "%s", db_column_text(st, 17));
 	db_finalize(st);
 	memcpy(out->token_hash, h, sizeof out->token_hash);
 
@@ -240,7 +255,7 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 		return rc;
 	if ((rc = load_roles(db, a->tenant_id, a->user_id, &a->roles, e)))
 		return rc;
-	cache_put(h, out, created, expires, gen, read_ns);
+	cache_put(h, out, created, expires, gen, epoch, read_ns);
 	return 0;
 unauth:
 	return err_set(e, ERR_UNAUTHENTICATED, NULL, "登录凭据无效或已失效",
@@ -255,8 +270,10 @@ int session_touch(struct db *db, int64_t session_id, int64_t now, struct err *e)
 
 int session_revoke(struct db *db, const struct actor *who, int64_t session_id, struct err *e)
 {
-	session_changed(db);
-	int rc = db_execf(db, e,
+	int rc = session_changed(db, e);
+	if (rc)
+		return rc;
+	rc = db_execf(db, e,
 			  "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 "
 			  "AND user_id = $4 AND revoked_at = 0",
 			  "iiii", now_ms(), session_id, who->tenant_id, who->user_id);
@@ -274,7 +291,9 @@ int session_revoke(struct db *db, const struct actor *who, int64_t session_id, s
 int session_revoke_user(struct db *db, int64_t tenant_id, int64_t user_id, int64_t keep_session,
 			int64_t now, struct err *e)
 {
-	session_changed(db);
+	int rc = session_changed(db, e);
+	if (rc)
+		return rc;
 	return db_execf(db, e,
 			"UPDATE sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 "
 			"AND revoked_at = 0 AND id <> $4",

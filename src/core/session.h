@@ -44,14 +44,15 @@ struct session_info {
  * disabled user. Answers from an in-process cache when it can (see
  * session.c): whatever changes what this returns must call session_changed()
  * in the same write job — logout and revocation, a user's roles, status,
- * department, display name, password or enterprise, a department's path.
- * Changes by another process are seen within two seconds.
+ * department, grid, display name, password or enterprise, a department's or
+ * grid's path. Edits of those tables that bypass it are seen within two
+ * seconds.
  */
 int session_lookup(struct db *db, const char *token, int64_t now,
 		   const struct session_policy *pol, struct session_info *out, struct err *e);
-/* Inside a write job that changes what session_lookup returns: drop the cached answers
- * once the job has committed. */
-void session_changed(struct db *db);
+/* Inside a write job that changes what session_lookup returns: no cached answer is used
+ * once the job has committed, in this process or any other. Returns 0 or a db error. */
+int session_changed(struct db *db, struct err *e);
 /* The caller has refreshed the session's last_seen_at (session_touch): keep the cache's idle
  * clock with it. */
 void session_seen(const struct session_info *si, int64_t now);

@@ -40,6 +40,7 @@ struct http_config {
 	bool cookie_secure;        /* add Secure to the session cookie (behind TLS) */
 	FILE *access_log;          /* JSON lines; NULL = none */
 	const char *public_url;    /* base of links printed in codes: "https://yqb.example.cn" */
+	const char *web_root;      /* built web UI (index.html, assets/); NULL = none */
 };
 
 struct app {
@@ -69,7 +70,7 @@ struct route {
 };
 
 #define REQ_MAX_PARAMS 6
-#define REQ_MAX_HEADERS 6
+#define REQ_MAX_HEADERS 8
 
 struct req {
 	struct app *app;
@@ -167,6 +168,20 @@ const struct route *routes_all(size_t *n);
 int routes_match(const char *method, const char *path, struct req *r);
 /* "GET, POST" for a path that exists (arena string), NULL if none. */
 const char *routes_allow(const char *path, struct arena *a);
+
+/* ---- the web UI's static files (static.c) ---- */
+
+/* Serve web_root[/dir]/name (name: one segment of [A-Za-z0-9._-], not
+ * starting with '.'; anything else is 404) with its Content-Type, an ETag
+ * (If-None-Match -> 304), the .gz variant when the client accepts gzip, and
+ * Cache-Control: a year for immutable (content-hashed) files, else no-cache.
+ * 404 when there is no web root or no such regular file. */
+int static_reply(struct req *r, const char *dir, const char *name, bool immutable);
+/* Whether the web root holds an index.html. */
+bool static_has_index(const struct app *app);
+/* For tests: is name acceptable, and its Content-Type by extension. */
+bool static_name_ok(const char *name);
+const char *static_content_type(const char *name);
 
 /* ---- metrics (metrics.c) ---- */
 

@@ -35,6 +35,10 @@ static const struct route *const tables[] = {
 	api_notify_routes,
 	api_calendar_routes,
 	api_import_routes,
+	api_grid_routes,
+	api_visit_routes,
+	api_campaign_routes,
+	api_analysis_routes,
 };
 
 #define MAX_SEGS 16
@@ -180,6 +184,9 @@ int routes_match(const char *method, const char *path, struct req *r)
 	const struct route *rt = routes_all(&n);
 	struct split sp;
 	bool path_seen = false;
+	/* HEAD is GET without the body (libmicrohttpd leaves the body out) */
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
 	int best = -1, best_lit = -1;
 
 	split_path(path, &sp);

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -564,7 +565,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 				r->content_type ? r->content_type : "application/json");
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	bool cache_set = false;
+	for (int i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
+			cache_set = true;
+	if (!cache_set)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (r->set_cookie)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
 	for (int i = 0; i < r->nheaders; i++)

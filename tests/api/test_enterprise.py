@@ -276,10 +276,21 @@ class Registry(unittest.TestCase):
         r = self.admin.patch("/api/v1/users/%d" % uid, {"enterprise_id": 99999999})
         assert_error(self, r, 422, "unprocessable", "enterprise_id")
 
-    def test_grid_worker_sees_nothing_without_a_grid(self):
+    def test_grid_worker_sees_only_its_grid(self):
         self.create()
         gw = self.srv.login("gridworker")
-        self.assertEqual(gw.get(ENT).json["items"], [])
+        gid = self.srv.sql("SELECT grid_id FROM users WHERE login = 'gridworker'")[0][0]
+        want = {i for i, in self.srv.sql("SELECT id FROM enterprises WHERE grid_id = ?", (gid,))}
+        self.assertTrue(want)
+        self.assertEqual({e["id"] for e in gw.get(ENT + "?limit=200").json["items"]}, want)
+        # without a grid: nothing
+        uid = self.srv.sql("SELECT id FROM users WHERE login = 'gridworker'")[0][0]
+        admin = self.srv.login("admin")
+        self.assertEqual(admin.delete("/api/v1/grids/%d/workers/%d" % (gid, uid)).status, 200)
+        try:
+            self.assertEqual(gw.get(ENT).json["items"], [])
+        finally:
+            self.assertEqual(admin.put("/api/v1/grids/%d/workers/%d" % (gid, uid)).status, 200)
 
     def test_write_permissions(self):
         for who in ("dispatcher", "leader", "enterprise", "handler"):

@@ -326,6 +326,8 @@ class Requests(unittest.TestCase):
             ({"type": "help", "content": "x", "lat": "34.7", "lon": 113}, 400, "lat"),
             ({"type": "help", "content": "x", "category_id": 999999}, 422, "category_id"),
             ({"type": "help", "content": 5}, 400, "content"),
+            ({"type": "help", "content": "响铃\x07字符"}, 422, "content"),
+            ({"type": "help", "content": "x", "title": "退格\x08"}, 422, "title"),
         ]
         for body, status, field in bad:
             with self.subTest(body=str(body)[:60]):
@@ -347,6 +349,9 @@ class Requests(unittest.TestCase):
         q = self.submit("dispatcher", channel="hotline")
         self.assertEqual(q["channel"], "hotline")
         self.assertEqual(self.submit("supervisor")["channel"], "observer")
+        # tabs and line breaks are text, not control characters
+        q = self.submit(content="第一行\n第二行\t（附表）\r\n")
+        self.assertEqual(self.get("enterprise", q["id"]).json["content"], "第一行\n第二行\t（附表）\r\n")
         # a title of 100 wide characters and 4000 characters of content survive whole
         q = self.submit(title="题" * 100, content="诉" * 4000)
         r = self.get("enterprise", q["id"])
@@ -519,7 +524,12 @@ class Requests(unittest.TestCase):
             if scope == "self":
                 return req["created_by"] == u["id"] or bool(
                     req["enterprise_id"] and req["enterprise_id"] == u["ent"])
-            return False  # grid: grid workers have no grid yet
+            if scope == "grid":  # the worker's grid and every grid below it
+                paths = dict(self.srv.sql("SELECT id, path FROM grids"))
+                mine = self.srv.sql("SELECT grid_id FROM users WHERE id = ?", (u["id"],))[0][0]
+                return bool(mine and req["grid_id"]) and paths[req["grid_id"]].startswith(
+                    paths[mine])
+            return False
 
         out = []
         kind = {"extend": "extension", "return": "return"}
@@ -558,9 +568,9 @@ class Requests(unittest.TestCase):
         self.submit("observer")
         rows = self.srv.sql(
             "SELECT id, state, department_id, created_by, enterprise_id, handle_due_at, "
-            "paused_at, rating FROM requests ORDER BY id")
+            "paused_at, rating, grid_id FROM requests ORDER BY id")
         cols = ["id", "state", "department_id", "created_by", "enterprise_id", "handle_due_at",
-                "paused_at", "rating"]
+                "paused_at", "rating", "grid_id"]
         reqs = [dict(zip(cols, row)) for row in rows]
         states = {r["state"] for r in reqs}
         self.assertEqual(states, {"received", "dispatched", "signed", "in_progress", "paused",

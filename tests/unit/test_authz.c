@@ -26,6 +26,7 @@ static struct actor actor_with(unsigned roles)
 	a.department_id = 5;
 	a.grid_id = 9;
 	a.roles = roles;
+	snprintf(a.grid_path, sizeof a.grid_path, "/1/4/9/");
 	snprintf(a.dept_path, sizeof a.dept_path, "/1/5/");
 	return a;
 }
@@ -68,11 +69,11 @@ static void test_scopes(void **state)
 	struct actor admin = actor_with(1u << ROLE_ADMIN);
 	/* administrators hold every permission but the ones that belong to a
 	 * role's own work: an enterprise's self-service, raising, handling,
-	 * approving and rating requests */
+	 * approving and rating requests, recording visits (grid workers) */
 	for (int p = PERM_USER_READ; p < PERM__COUNT; p++) {
 		bool own_work = p == PERM_ENTERPRISE_SELF || p == PERM_REQUEST_SUBMIT ||
 				p == PERM_REQUEST_HANDLE || p == PERM_REQUEST_APPROVE ||
-				p == PERM_REQUEST_RATE;
+				p == PERM_REQUEST_RATE || p == PERM_VISIT_WRITE;
 		assert_int_equal(authz_scope(&admin, (enum perm)p) == SCOPE_NONE, own_work);
 	}
 	/* only administrators write users, departments, settings or read the audit log */
@@ -98,7 +99,8 @@ static void test_scope_sql(void **state)
 		{SCOPE_DEPT, &cols, " AND u.department_id = 5"},
 		{SCOPE_DEPT_TREE, &cols, " AND u.department_id IN (SELECT id FROM departments WHERE "
 					 "tenant_id = 7 AND path LIKE '/1/5/%')"},
-		{SCOPE_GRID, &cols, " AND u.grid_id = 9"},
+		{SCOPE_GRID, &cols, " AND u.grid_id IN (SELECT id FROM grids WHERE tenant_id = 7 "
+				    "AND path LIKE '/1/4/9/%')"},
 		{SCOPE_SELF, &cols, " AND u.id = 42"},
 		{SCOPE_NONE, &cols, " AND 0=1"},
 		{SCOPE_DEPT, &nocols, " AND 0=1"}, /* a table without the column: deny */
@@ -112,6 +114,20 @@ static void test_scope_sql(void **state)
 		assert_string_equal(b.p, t[i].want);
 		buf_release(&b);
 	}
+	/* a grid leader: its grid and every grid below, by path */
+	struct actor lead = a;
+	snprintf(lead.grid_path, sizeof lead.grid_path, "/1/9/");
+	struct buf gb;
+	buf_init(&gb, 0);
+	scope_sql(&lead, SCOPE_GRID, &cols, &gb);
+	assert_string_equal(gb.p, " AND u.grid_id IN (SELECT id FROM grids WHERE tenant_id = 7 AND "
+				  "path LIKE '/1/9/%')");
+	buf_release(&gb);
+	struct scope_row below = {.grid_id = 12, .grid_path = "/1/9/12/"},
+			 beside = {.grid_id = 13, .grid_path = "/1/10/13/"};
+	assert_true(scope_allows(&lead, SCOPE_GRID, &below));
+	assert_false(scope_allows(&lead, SCOPE_GRID, &beside));
+	assert_false(scope_allows(&a, SCOPE_GRID, &below)); /* no path: its grid alone */
 	/* an enterprise user: SELF means its enterprise (or, with an owner column, either) */
 	struct actor ent = actor_with(1u << ROLE_ENTERPRISE);
 	ent.enterprise_id = 77;
