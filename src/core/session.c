@@ -133,8 +133,10 @@ void session_seen(const struct session_info *si, int64_t now)
 
 int session_changed(struct db *db, struct err *e)
 {
-	db_bump_on_commit(db, &generation);
-	return db_execf(db, e, "UPDATE auth_epoch SET n = n + 1 WHERE id = 1", NULL);
+	int rc = db_execf(db, e, "UPDATE auth_epoch SET n = n + 1 WHERE id = 1", NULL);
+	if (!rc)
+		db_bump_on_commit(db, &generation);
+	return rc;
 }
 
 void session_cache_clear(void)

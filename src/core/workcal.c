@@ -897,18 +897,19 @@ static atomic_uint_fast64_t generation;
 /* Bump the tenant's calendar version (and maybe mark it seeded); inside a write job. */
 static int bump(struct db *db, int64_t tenant, int64_t now, bool seeded, struct err *e)
 {
-	db_bump_on_commit(db, &generation);
 	int rc = db_execf(db, e,
 			  "UPDATE calendar_meta SET version = version + 1, updated_at = $2, "
 			  "builtin_loaded = CASE WHEN $3 <> 0 THEN 1 ELSE builtin_loaded END "
 			  "WHERE tenant_id = $1",
 			  "iii", tenant, now, (int64_t)seeded);
-	if (rc || db_changes(db) > 0)
-		return rc;
-	return db_execf(db, e,
-			"INSERT INTO calendar_meta (tenant_id, version, builtin_loaded, updated_at) "
-			"VALUES ($1, 1, $2, $3)",
-			"iii", tenant, (int64_t)seeded, now);
+	if (!rc && db_changes(db) == 0)
+		rc = db_execf(db, e,
+			      "INSERT INTO calendar_meta (tenant_id, version, builtin_loaded, "
+			      "updated_at) VALUES ($1, 1, $2, $3)",
+			      "iii", tenant, (int64_t)seeded, now);
+	if (!rc) /* after the change: in autocommit it has committed now */
+		db_bump_on_commit(db, &generation);
+	return rc;
 }
 
 struct row_year {

@@ -66,12 +66,11 @@ bool db_defers(struct db *db)
 	return db->defer_enabled;
 }
 
-void *db_deferred(struct db *db, const struct db_deferred_ops *ops)
+/* The module's state on db, created on first use. */
+static void *state_of(struct db *db, const struct db_deferred_ops *ops)
 {
 	struct db_deferred_slot *s;
 
-	if (!db->defer_enabled)
-		return NULL;
 	for (s = db->deferred; s; s = s->next)
 		if (s->ops == ops)
 			return s->state;
@@ -84,6 +83,11 @@ void *db_deferred(struct db *db, const struct db_deferred_ops *ops)
 	s->next = db->deferred;
 	db->deferred = s;
 	return s->state;
+}
+
+void *db_deferred(struct db *db, const struct db_deferred_ops *ops)
+{
+	return db->defer_enabled ? state_of(db, ops) : NULL;
 }
 
 int db_flush_deferred(struct db *db, struct err *e)
@@ -183,11 +187,11 @@ static const struct db_deferred_ops bumps_ops = {
 
 void db_bump_on_commit(struct db *db, atomic_uint_fast64_t *generation)
 {
-	struct bumps *b = db_deferred(db, &bumps_ops);
-	if (!b) {
+	if (!db->in_tx) { /* the statement before has committed already */
 		atomic_fetch_add(generation, 1);
 		return;
 	}
+	struct bumps *b = state_of(db, &bumps_ops); /* on any connection in a transaction */
 	for (size_t i = 0; i < b->n; i++)
 		if (b->v[i] == generation)
 			return;
@@ -319,7 +323,10 @@ int64_t db_changes(struct db *db)
 
 int db_begin(struct db *db, bool write, struct err *e)
 {
-	return db->ops->begin(db, write, e);
+	int rc = db->ops->begin(db, write, e);
+	if (rc == 0)
+		db->in_tx = true;
+	return rc;
 }
 
 int db_commit(struct db *db, struct err *e)
@@ -329,6 +336,7 @@ int db_commit(struct db *db, struct err *e)
 		return rc; /* the caller rolls back */
 	rc = db->ops->commit(db, e);
 	if (rc == 0) {
+		db->in_tx = false;
 		for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
 			if (s->ops->committed)
 				s->ops->committed(s->state);
@@ -339,6 +347,7 @@ int db_commit(struct db *db, struct err *e)
 
 int db_rollback(struct db *db)
 {
+	db->in_tx = false;
 	reset_deferred(db);
 	return db->ops->rollback(db);
 }

@@ -91,6 +91,7 @@ struct db {
 	const struct db_ops *ops;
 	/* deferred work (db.c), see db_deferred() */
 	bool defer_enabled;
+	bool in_tx;                      /* between db_begin and db_commit/db_rollback */
 	int savepoints;                  /* open savepoints (db_savepoint) */
 	struct db_deferred_slot *deferred;
 };
@@ -144,9 +145,10 @@ void *db_deferred(struct db *db, const struct db_deferred_ops *ops);
 int db_flush_deferred(struct db *db, struct err *e);
 /*
  * For in-process caches of what a transaction changes: increment *generation
- * once the open transaction has committed (at once on a connection that does
- * not defer). Not before: a reader would still read the old data and keep it
- * as current. A job rolled back to its savepoint takes its request back.
+ * once the transaction open on db (db_begin) has committed — at once if none
+ * is open, so call it after the statement that made the change. Not before:
+ * a reader would still read the old data and keep it as current. A job
+ * rolled back to its savepoint takes its request back.
  */
 void db_bump_on_commit(struct db *db, atomic_uint_fast64_t *generation);
 

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "base/util.h"
+#include "core/analysis.h"
 #include "core/request.h"
 #include "core/request_stats.h"
 #include "core/settings.h"
@@ -595,6 +596,10 @@ static void test_random_batches(void **state)
 			diffs(f, true);
 			fail_msg("counters differ from a recount after batch %d", batch);
 		}
+		int64_t gd = -1; /* and the analysis counts, deferred the same way */
+		assert_int_equal(analysis_check(f->db, f->tenant, &gd, &e), 0);
+		if (gd != 0)
+			fail_msg("analysis counts differ from a recount after batch %d", batch);
 	}
 	assert_true(q1(f, "SELECT COUNT(*) FROM requests WHERE tenant_id = $1 AND state = 'closed'",
 		       f->tenant) > 0);
