@@ -631,10 +631,10 @@ int request_loader_open(struct db *db, struct request_loader **out, struct err *
 	int64_t max = 0;
 	int rc = db_query_i64(db, &max, e, "SELECT COALESCE(MAX(id), 0) FROM requests", NULL);
 	*out = NULL;
+	/* the requests' indexes are built again at the end; the events' one stays: it is in
+	 * request order, so rows only append to it, and building it would read every event */
 	if (!rc)
 		rc = db_indexes_drop(db, "requests", &aside, e);
-	if (!rc)
-		rc = db_indexes_drop(db, "request_events", &aside, e);
 	if (rc) {
 		db_indexes_restore(db, &aside, e); /* frees; the caller rolls back */
 		return rc;
