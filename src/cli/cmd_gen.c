@@ -15,7 +15,8 @@
  * made in time order, so ids, numbers and most index keys only grow.
  *
  * What a request becomes follows the demo's mix of fates (usual loop,
- * extension, pause, return, reopening, late, unrated, merge, void); the
+ * extension, pause, return, reopening, late, unrated, merge, void, and a
+ * backlog of recent ones nobody answers); the
  * steps are timed on the working-day calendar, and the request stops where
  * its next step would come after the end of the history: the recent ones
  * are open, waiting at every stage of the loop.
@@ -392,14 +393,19 @@ static void day_times(struct demo_rng *r, bool workday, int64_t n, int64_t *out)
 
 /* ---- requests: a life ---- */
 
-enum fate { F_USUAL, F_EXTEND, F_PAUSE, F_RETURN, F_REOPEN, F_LATE, F_UNRATED, F_MERGE, F_VOID };
+/* F_STUCK: of the last STUCK_DAYS, never answered (the backlog the overdue queues show);
+ * older ones went the usual way in the end. */
+enum fate { F_USUAL, F_EXTEND, F_PAUSE, F_RETURN, F_REOPEN, F_LATE, F_UNRATED, F_MERGE, F_VOID,
+	    F_STUCK };
+
+#define STUCK_DAYS 60
 
 static enum fate draw_fate(struct demo_rng *r)
 {
 	uint64_t f = demo_rng_below(r, 1000);
 	return f < 60 ? F_EXTEND : f < 110 ? F_PAUSE : f < 150 ? F_RETURN : f < 175 ? F_REOPEN
 	       : f < 215 ? F_LATE : f < 245 ? F_UNRATED : f < 260 ? F_MERGE : f < 270 ? F_VOID
-	       : F_USUAL;
+	       : f < 275 ? F_STUCK : F_USUAL;
 }
 
 /* A request being made up: the row, its timeline and applications. */
@@ -684,6 +690,8 @@ static void live(struct life *l, const struct world *w, struct demo_rng *rr, enu
 	if (!at(l, t))
 		return;
 	event(l, t, h, "start", RS_IN_PROGRESS, NULL, NULL);
+	if (fate == F_STUCK && r->received_at > l->end - STUCK_DAYS * 86400000LL)
+		return; /* in progress, and overdue once its deadline passes */
 	if (demo_rng_below(rr, 30) == 0) { /* 督办 */
 		const struct person *sup = demo_rng_below(rr, 2) ? &w->super : &w->leader;
 		int64_t ts = work_after(w, t, pick(rr, 30, 300));
