@@ -404,12 +404,23 @@ class Backup(unittest.TestCase):
         t = threading.Thread(target=load, daemon=True)
         try:
             t.start()
-            time.sleep(0.5)
+            # wait for the load to be under way (a loaded machine may take a while to log in)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not errors:
+                with lock:
+                    if len(acked) > 5:
+                        break
+                time.sleep(0.05)
             with lock:
                 before = set(acked)
             dest = os.path.join(srv.dir, "backup.db")
             p = run_cli("backup", "--db", srv.db, dest, check=False)
-            time.sleep(0.2)
+            deadline = time.monotonic() + 60  # and for writes after the backup began
+            while time.monotonic() < deadline and not errors:
+                with lock:
+                    if len(acked) > len(before) + 5:
+                        break
+                time.sleep(0.05)
             stop.set()
             t.join(30)
             self.assertEqual(errors, [])
