@@ -26,6 +26,7 @@ extern const struct route api_notify_routes[];
 extern const struct route api_attachment_routes[];
 extern const struct route api_suggest_routes[];
 extern const struct route api_grid_routes[], api_analysis_routes[];
+extern const struct route api_visit_routes[], api_campaign_routes[];
 
 /* Common query parameters of list endpoints: ?limit=&after= (keyset on id). */
 struct page {
@@ -50,5 +51,10 @@ json_t *api_id(int64_t id);
 
 /* Milliseconds to JSON: null for 0. */
 json_t *api_time(int64_t ms);
+
+struct arena;
+/* The Content-Disposition of a download named `name` (UTF-8): RFC 6266 with
+ * an RFC 5987 filename*; allocated in the arena. */
+const char *api_disposition(struct arena *ar, const char *name);
 
 #endif

@@ -133,39 +133,6 @@ static int h_list(struct req *r)
 	return reply_json(r, 200, j);
 }
 
-/*
- * Content-Disposition for a UTF-8 name (RFC 6266 with RFC 5987):
- *   attachment; filename="ascii fallback"; filename*=UTF-8''percent-encoded
- * The fallback replaces every non-ASCII character (and '%', which some
- * browsers would decode) with '_'; names hold no quotes or backslashes.
- */
-static const char *disposition(struct arena *ar, const char *name)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	buf_adds(&b, "attachment; filename=\"");
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p >= 0x80) {
-			while ((p[1] & 0xC0) == 0x80)
-				p++;
-			buf_addc(&b, '_');
-		} else
-			buf_addc(&b, *p < 0x20 || *p == '"' || *p == '\\' || *p == '%' ? '_'
-										       : (char)*p);
-	}
-	buf_adds(&b, "\"; filename*=UTF-8''");
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || strchr("!#$&+-.^_`|~", *p))
-			buf_addc(&b, (char)*p);
-		else
-			buf_addf(&b, "%%%02X", *p);
-	}
-	const char *s = arena_strdup(ar, b.p);
-	buf_release(&b);
-	return s;
-}
-
 static int send_data(const void *p, size_t n, void *ctx)
 {
 	struct req *r = ctx;
@@ -181,7 +148,7 @@ static int h_download(struct req *r)
 	r->content_type = arena_strdup(r->arena, a.content_type);
 	if ((rc = attachment_data(req_db(r), &a, send_data, r, &r->err)))
 		return rc;
-	req_header_add(r, "Content-Disposition", disposition(r->arena, a.filename));
+	req_header_add(r, "Content-Disposition", api_disposition(r->arena, a.filename));
 	/* a stored file never runs as a page of this site, whatever it contains */
 	req_header_add(r, "Content-Security-Policy", "sandbox; default-src 'none'");
 	return 0;

@@ -219,9 +219,10 @@ static int on_section(const struct blindspot_section *s, int64_t total, int64_t 
 	json_object_set_new(c->cur, "code", json_string(s->code));
 	json_object_set_new(c->cur, "title", json_string(s->title_zh));
 	json_object_set_new(c->cur, "title_en", json_string(s->title_en));
-	json_object_set_new(c->cur, "subject", json_string(s->subject == BLINDSPOT_ENTERPRISE
-								   ? "enterprise"
-								   : "official"));
+	json_object_set_new(c->cur, "subject",
+			    json_string(s->subject == BLINDSPOT_ENTERPRISE ? "enterprise"
+					: s->subject == BLINDSPOT_OFFICIAL     ? "official"
+									       : "grid"));
 	if (s->setting)
 		json_object_set_new(c->cur, "setting",
 				    json_pack("{s:s,s:I}", "key", s->setting, "value",
@@ -242,13 +243,18 @@ static int on_row(const struct blindspot_section *s, const struct blindspot_row 
 		json_object_set_new(j, "credit_code", json_string(row->credit_code));
 		json_object_set_new(j, "is_key", json_boolean(row->is_key));
 		json_object_set_new(j, "grid_id", api_id(row->grid_id));
-	} else {
+	} else if (s->subject == BLINDSPOT_OFFICIAL) {
 		json_object_set_new(j, "login", json_string(row->login));
 		json_object_set_new(j, "display_name", json_string(row->name));
 		json_object_set_new(j, "department_id", api_id(row->department_id));
 		json_object_set_new(j, "department_name", json_string(row->dept_name));
-		json_object_set_new(j, "enterprises", json_integer(row->value));
+	} else {
+		json_object_set_new(j, "code", json_string(row->code));
+		json_object_set_new(j, "name", json_string(row->name));
+		json_object_set_new(j, "level", json_string(row->level));
 	}
+	if (s->value_key)
+		json_object_set_new(j, s->value_key, json_integer(row->value));
 	json_array_append_new(c->items, j);
 	c->last = row->id;
 	return 0;

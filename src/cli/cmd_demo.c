@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/demo_data.h"
 #include "cli/demo_grids.h"
+#include "cli/demo_visits.h"
 #include "core/dept.h"
 #include "core/enterprise.h"
 #include "core/grid.h"
@@ -930,7 +931,9 @@ int cmd_demo(int argc, char **argv)
 	bool grids = true;
 	const char *outline = NULL;
 	struct demo_grid_result gr;
+	struct demo_visit_result vr;
 	memset(&gr, 0, sizeof gr);
+	memset(&vr, 0, sizeof vr);
 	int64_t n_ent = 5000;
 	const char *dbpath = "yiqiban.db";
 	struct db_pool *pool = NULL;
@@ -1081,6 +1084,9 @@ int cmd_demo(int argc, char **argv)
 		/* the request catalogue, time limits and three months of requests */
 		if (demo_requests(pool, rdb, &sys, tenant, n_ent, hash, &n_req, &e))
 			goto fail;
+		/* visit policies, a campaign and months of visits by the grid workers */
+		if (grids && demo_visits(pool, rdb, &sys, tenant, &vr, &e))
+			goto fail;
 	}
 	printf("demo district 二七区 ready in %s: %d departments, %d users and %lld enterprises "
 	       "added\n",
@@ -1098,6 +1104,13 @@ int cmd_demo(int argc, char **argv)
 		printf("%lld requests (诉求) over the last %d days, in every state of the loop; "
 		       "categories and time limits under /api/v1/request-categories, /api/v1/time-limits\n",
 		       (long long)n_req, DEMO_REQUEST_DAYS);
+	if (vr.visits)
+		printf("%lld visits (走访) by the grid workers under %d visit policies, %lld findings "
+		       "(%lld raised as requests), %lld far from the enterprise; %lld enterprises "
+		       "overdue; campaign 千企万户大走访 %lld of %lld visited\n",
+		       (long long)vr.visits, vr.policies, (long long)vr.findings,
+		       (long long)vr.requests, (long long)vr.far, (long long)vr.overdue,
+		       (long long)vr.campaign_visited, (long long)vr.campaign_targets);
 	printf("\n  %-12s %-14s %s\n", "login", "password", "role");
 	for (size_t i = 0; i < ARRAY_SIZE(users); i++) {
 		const struct role_info *ri = role_info((enum role)role_from_code(users[i].roles));

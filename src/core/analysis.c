@@ -68,10 +68,14 @@ int analysis_finding_add(struct db *db, int64_t tenant_id, int64_t day, int64_t 
 	return add(db, tenant_id, "finding", &k, delta, e);
 }
 
-/* The recount of the request source, one row per key, in key order. */
-#define RECOUNT_SQL                                                                         \
-	"SELECT received_at, COALESCE(grid_id, 0), COALESCE(category_id, 0) FROM requests " \
-	"WHERE tenant_id = $1 AND state NOT IN ('merged', 'voided')"
+/* The recounts of each source: (instant, unit grid, category) per counted row. */
+static const char *const recount_sql[] = {
+	"SELECT received_at, COALESCE(grid_id, 0), COALESCE(category_id, 0) FROM requests "
+	"WHERE tenant_id = $1 AND state NOT IN ('merged', 'voided')",
+	"SELECT v.visited_at, COALESCE(v.grid_id, 0), f.category_id FROM visit_findings f "
+	"JOIN visits v ON v.id = f.visit_id WHERE f.tenant_id = $1",
+};
+static const char *const source_names[] = {"request", "finding"};
 
 struct krow {
 	int64_t day, grid, category, n;
@@ -114,13 +118,14 @@ static void push(struct krow **v, size_t *n, size_t *cap, struct krow r)
 	(*v)[(*n)++] = r;
 }
 
-static int recount(struct db *db, int64_t tenant, struct krow **out, size_t *n, struct err *e)
+static int recount(struct db *db, int64_t tenant, int src, struct krow **out, size_t *n,
+		   struct err *e)
 {
 	struct db_stmt *st = NULL;
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	int rc = db_queryf(db, &st, e, RECOUNT_SQL, "i", tenant);
+	int rc = db_queryf(db, &st, e, recount_sql[src], "i", tenant);
 	if (rc)
 		return rc;
 	while ((rc = db_step(st, e)) == DB_ROW)
@@ -137,39 +142,55 @@ static int recount(struct db *db, int64_t tenant, struct krow **out, size_t *n, 
 	return 0;
 }
 
-int analysis_rebuild_requests(struct db *db, int64_t tenant_id, int64_t *rows, struct err *e)
+static int rebuild(struct db *db, int64_t tenant_id, int src, int64_t *rows, struct err *e)
 {
 	struct krow *v;
 	size_t n;
-	int rc = recount(db, tenant_id, &v, &n, e);
+	int rc = recount(db, tenant_id, src, &v, &n, e);
 	if (rc)
 		return rc;
-	rc = db_execf(db, e, "DELETE FROM grid_stats WHERE tenant_id = $1 AND source = 'request'",
-		      "i", tenant_id);
+	rc = db_execf(db, e, "DELETE FROM grid_stats WHERE tenant_id = $1 AND source = $2", "it",
+		      tenant_id, source_names[src]);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = db_execf(db, e,
 			      "INSERT INTO grid_stats (tenant_id, source, day, grid_id, category_id, n) "
-			      "VALUES ($1, 'request', $2, $3, $4, $5)",
-			      "iiiii", tenant_id, v[i].day, v[i].grid, v[i].category, v[i].n);
+			      "VALUES ($1, $2, $3, $4, $5, $6)",
+			      "itiiii", tenant_id, source_names[src], v[i].day, v[i].grid,
+			      v[i].category, v[i].n);
 	free(v);
 	if (rows)
 		*rows = (int64_t)n;
 	return rc;
 }
 
-int analysis_check(struct db *db, int64_t tenant_id, int64_t *ndiff, struct err *e)
+int analysis_rebuild_requests(struct db *db, int64_t tenant_id, int64_t *rows, struct err *e)
+{
+	int64_t r1 = 0, r2 = 0;
+	int rc = rebuild(db, tenant_id, 0, &r1, e);
+	if (!rc)
+		rc = rebuild(db, tenant_id, 1, &r2, e);
+	if (rows)
+		*rows = r1 + r2;
+	return rc;
+}
+
+int analysis_rebuild_findings(struct db *db, int64_t tenant_id, struct err *e)
+{
+	return rebuild(db, tenant_id, 1, NULL, e);
+}
+
+static int check_source(struct db *db, int64_t tenant_id, int src, int64_t *ndiff, struct err *e)
 {
 	struct krow *want, *have = NULL;
 	size_t nw, nh = 0, cap = 0;
 	struct db_stmt *st = NULL;
-	*ndiff = 0;
-	int rc = recount(db, tenant_id, &want, &nw, e);
+	int rc = recount(db, tenant_id, src, &want, &nw, e);
 	if (rc)
 		return rc;
 	rc = db_queryf(db, &st, e,
 		       "SELECT day, grid_id, category_id, n FROM grid_stats WHERE tenant_id = $1 "
-		       "AND source = 'request' AND n <> 0",
-		       "i", tenant_id);
+		       "AND source = $2 AND n <> 0",
+		       "it", tenant_id, source_names[src]);
 	if (!rc) {
 		while ((rc = db_step(st, e)) == DB_ROW)
 			push(&have, &nh, &cap,
@@ -199,6 +220,15 @@ int analysis_check(struct db *db, int64_t tenant_id, int64_t *ndiff, struct err 
 	}
 	free(want);
 	free(have);
+	return rc;
+}
+
+int analysis_check(struct db *db, int64_t tenant_id, int64_t *ndiff, struct err *e)
+{
+	*ndiff = 0;
+	int rc = check_source(db, tenant_id, 0, ndiff, e);
+	if (!rc)
+		rc = check_source(db, tenant_id, 1, ndiff, e);
 	return rc;
 }
 

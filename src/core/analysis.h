@@ -41,9 +41,12 @@ int analysis_request_apply(struct db *db, const struct request *before,
 int analysis_finding_add(struct db *db, int64_t tenant_id, int64_t day, int64_t grid_id,
 			 int64_t category_id, int delta, struct err *e);
 
-/* Inside a write job: recount the request source from the requests table. */
+/* Inside a write job: recount both sources (requests from the requests table,
+ * findings from the visits, under the grid each visit recorded). */
 int analysis_rebuild_requests(struct db *db, int64_t tenant_id, int64_t *rows, struct err *e);
-/* Compare the request source with a recount; *ndiff = differing (day, grid,
+/* Inside a write job: recount the findings only (after placement moved visits). */
+int analysis_rebuild_findings(struct db *db, int64_t tenant_id, struct err *e);
+/* Compare both sources with a recount; *ndiff = differing (source, day, grid,
  * category) keys, 0 when exact. */
 int analysis_check(struct db *db, int64_t tenant_id, int64_t *ndiff, struct err *e);
 

@@ -279,6 +279,44 @@ static int frozen(enum req_state s, struct err *e)
 	return err_set_msg(e, ERR_CONFLICT, "state", zh, en);
 }
 
+int attachment_blob_put(struct db *db, int64_t tenant_id, const struct attachment_file *f,
+			struct err *e)
+{
+	struct db_stmt *st = NULL;
+	int64_t have = 0;
+	int rc = db_query_i64(
+		db, &have, e,
+		"SELECT COUNT(*) FROM attachment_blobs WHERE tenant_id = $1 AND sha256 = $2", "it",
+		tenant_id, f->sha256);
+	if (rc || have)
+		return rc;
+	rc = db_prepare(db, "INSERT INTO attachment_blobs (tenant_id, sha256, data) VALUES ($1, $2, $3)",
+			&st, e);
+	if (rc)
+		return rc;
+	if (db_bind_int64(st, 1, tenant_id) || db_bind_text(st, 2, f->sha256) ||
+	    db_bind_blob(st, 3, f->data, f->len))
+		rc = err_set(e, ERR_INTERNAL, "file", "无法保存文件", "cannot store the file");
+	else
+		rc = db_step(st, e);
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+int attachment_blob_release(struct db *db, int64_t tenant_id, const char *sha256, struct err *e)
+{
+	int64_t left = 0;
+	int rc = db_query_i64(db, &left, e,
+			      "SELECT (SELECT COUNT(*) FROM request_attachments WHERE tenant_id = $1 "
+			      "AND sha256 = $2) + (SELECT COUNT(*) FROM visit_photos WHERE "
+			      "tenant_id = $1 AND sha256 = $2)",
+			      "it", tenant_id, sha256);
+	if (rc || left)
+		return rc;
+	return db_execf(db, e, "DELETE FROM attachment_blobs WHERE tenant_id = $1 AND sha256 = $2",
+			"it", tenant_id, sha256);
+}
+
 static json_t *summary(int64_t request_id, const char *filename, const char *type, int64_t size,
 		       const char *sha)
 {
@@ -291,7 +329,7 @@ int attachment_add(struct db *db, void *arg, struct err *e)
 	struct attachment_add *a = arg;
 	const struct attachment_file *f = a->file;
 	struct db_stmt *st = NULL;
-	int64_t max_count = 0, count = 0, have = 0;
+	int64_t max_count = 0, count = 0;
 	enum req_state state;
 	int rc = reach(db, a->who, a->scope, a->tenant_id, a->request_id, false, &state, e);
 	if (rc || (rc = frozen(state, e)))
@@ -321,29 +359,8 @@ int attachment_add(struct db *db, void *arg, struct err *e)
 	if (count >= max_count)
 		return err_set(e, ERR_UNPROCESSABLE, "file", "每条诉求最多 %lld 个附件",
 			       "a request has at most %lld attachments", (long long)max_count);
-	/* the bytes, once per tenant */
-	if ((rc = db_query_i64(
-		     db, &have, e,
-		     "SELECT COUNT(*) FROM attachment_blobs WHERE tenant_id = $1 AND sha256 = $2",
-		     "it", a->tenant_id, f->sha256)))
+	if ((rc = attachment_blob_put(db, a->tenant_id, f, e)))
 		return rc;
-	if (!have) {
-		rc = db_prepare(db,
-				"INSERT INTO attachment_blobs (tenant_id, sha256, data) VALUES "
-				"($1, $2, $3)",
-				&st, e);
-		if (rc)
-			return rc;
-		if (db_bind_int64(st, 1, a->tenant_id) || db_bind_text(st, 2, f->sha256) ||
-		    db_bind_blob(st, 3, f->data, f->len))
-			rc = err_set(e, ERR_INTERNAL, "file", "无法保存文件",
-				     "cannot store the file");
-		else
-			rc = db_step(st, e);
-		db_finalize(st);
-		if (rc < 0)
-			return rc;
-	}
 	rc = db_queryf(
 		db, &st, e,
 		"INSERT INTO request_attachments (tenant_id, request_id, filename, content_type, "
@@ -372,7 +389,6 @@ int attachment_remove(struct db *db, void *arg, struct err *e)
 {
 	struct attachment_remove *a = arg;
 	struct attachment at;
-	int64_t left = 0;
 	int rc = attachment_get(db, a->tenant_id, a->id, &at, e);
 	if (rc)
 		return rc;
@@ -388,15 +404,7 @@ int attachment_remove(struct db *db, void *arg, struct err *e)
 	if ((rc = db_execf(db, e,
 			   "DELETE FROM request_attachments WHERE tenant_id = $1 AND id = $2", "ii",
 			   a->tenant_id, a->id)) ||
-	    (rc = db_query_i64(db, &left, e,
-			       "SELECT COUNT(*) FROM request_attachments WHERE tenant_id = $1 AND "
-			       "sha256 = $2",
-			       "it", a->tenant_id, at.sha256)))
-		return rc;
-	if (!left &&
-	    (rc = db_execf(db, e,
-			   "DELETE FROM attachment_blobs WHERE tenant_id = $1 AND sha256 = $2",
-			   "it", a->tenant_id, at.sha256)))
+	    (rc = attachment_blob_release(db, a->tenant_id, at.sha256, e)))
 		return rc;
 	json_t *sum = summary(at.request_id, at.filename, at.content_type, at.size, at.sha256);
 	rc = audit_append(db, a->who, a->tenant_id, "attachment", a->id, "delete", sum, e);

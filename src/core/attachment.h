@@ -83,6 +83,15 @@ struct attachment_file {
 int attachment_prepare(const void *data, size_t len, const char *filename, int64_t max_bytes,
 		       struct attachment_file *out, struct err *e);
 
+/* Store the bytes of a prepared file once per tenant (inside a write job);
+ * nothing is written when the tenant already has a blob with that hash.
+ * Shared by request attachments and visit photos (core/visit.c). */
+int attachment_blob_put(struct db *db, int64_t tenant_id, const struct attachment_file *f,
+			struct err *e);
+/* Remove the blob of sha256 when no request attachment and no visit photo
+ * uses it any more (inside a write job). */
+int attachment_blob_release(struct db *db, int64_t tenant_id, const char *sha256, struct err *e);
+
 /* Write-job argument of attachment_add. */
 struct attachment_add {
 	const struct actor *who;

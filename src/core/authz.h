@@ -77,6 +77,9 @@ enum perm {
 	PERM_WEBHOOK_WRITE,    /* register and manage outgoing webhooks, see their deliveries */
 	PERM_GRID_READ,        /* grids, their maps and metrics, their workers */
 	PERM_GRID_WRITE,       /* import and delete grids, assign grid workers */
+	PERM_VISIT_READ,       /* visit records, visit state and tasks, campaigns and their progress */
+	PERM_VISIT_WRITE,      /* record visits (走访) with findings and photos; one's own visit tasks */
+	PERM_VISIT_PLAN,       /* visit policies and campaigns (走访活动) */
 	PERM_ANALYSIS_READ,    /* 研判: problems by grid x category x period, trends, heat maps */
 	PERM__COUNT
 };

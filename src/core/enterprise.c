@@ -20,6 +20,7 @@
 #include "core/audit.h"
 #include "core/creditcode.h"
 #include "core/grid.h"
+#include "core/visit.h"
 #include "db/db.h"
 #include "base/banned.h"
 
@@ -628,6 +629,8 @@ static int insert(struct db *db, struct enterprise_write *w, struct enterprise *
 	    (rc = grid_place_enterprise(db, rec->tenant_id, rec->id, true, rec->lon, rec->lat, e)))
 		return rc;
 	rc = write_tags(db, rec, e);
+	if (!rc) /* its visit duty (走访), from the policies */
+		rc = visit_state_refresh(db, rec->tenant_id, rec->id, e);
 	if (rc)
 		return rc;
 	json_t *changes = json_object();
@@ -686,6 +689,8 @@ static int update_row(struct db *db, struct enterprise_write *w, const struct en
 					   rec->lat, e);
 	if (!rc && strcmp(old->tags, rec->tags) != 0)
 		rc = write_tags(db, rec, e);
+	if (!rc) /* status, key, tags, size, industry, registration: the visit duty may change */
+		rc = visit_state_refresh(db, rec->tenant_id, rec->id, e);
 	if (!rc)
 		rc = write_version(db, w, rec, changes, e);
 	w->outcome = ENTERPRISE_UPDATED;

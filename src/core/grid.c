@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xalloc.h"
+#include "core/analysis.h"
 #include "core/audit.h"
 #include "core/request.h"
 #include "core/workcal.h"
@@ -389,17 +390,6 @@ int grid_locate(struct db *db, int64_t tenant_id, double lon, double lat, int64_
 
 /* ---- placement ---- */
 
-int grid_place_enterprise(struct db *db, int64_t tenant_id, int64_t enterprise_id,
-			  bool has_location, double lon, double lat, struct err *e)
-{
-	int64_t g = 0;
-	int rc = 0;
-	if (has_location && (rc = grid_locate(db, tenant_id, lon, lat, &g, e)))
-		return rc;
-	return db_execf(db, e, "UPDATE enterprises SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
-			"Iii", g, tenant_id, enterprise_id);
-}
-
 struct move {
 	int64_t id, grid;
 };
@@ -411,6 +401,56 @@ static void push_move(struct move **v, size_t *n, size_t *cap, int64_t id, int64
 		*v = xrealloc(*v, *cap * sizeof **v);
 	}
 	(*v)[(*n)++] = (struct move){id, grid};
+}
+
+int grid_place_enterprise(struct db *db, int64_t tenant_id, int64_t enterprise_id,
+			  bool has_location, double lon, double lat, struct err *e)
+{
+	int64_t g = 0, old = 0;
+	struct db_stmt *st = NULL;
+	int rc = 0;
+	if (has_location && (rc = grid_locate(db, tenant_id, lon, lat, &g, e)))
+		return rc;
+	if ((rc = db_query_i64(db, &old, e,
+			       "SELECT COALESCE(grid_id, 0) FROM enterprises WHERE tenant_id = $1 AND "
+			       "id = $2",
+			       "ii", tenant_id, enterprise_id)))
+		return rc;
+	if (old == g)
+		return 0;
+	if ((rc = db_execf(db, e,
+			   "UPDATE enterprises SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
+			   "Iii", g, tenant_id, enterprise_id)) ||
+	    (rc = db_execf(db, e,
+			   "UPDATE visits SET grid_id = $1 WHERE tenant_id = $2 AND enterprise_id = $3",
+			   "Iii", g, tenant_id, enterprise_id)))
+		return rc;
+	/* its visits' findings move to the new grid in the analysis */
+	rc = db_queryf(db, &st, e,
+		       "SELECT v.visited_at, f.category_id FROM visit_findings f JOIN visits v ON "
+		       "v.id = f.visit_id WHERE v.tenant_id = $1 AND v.enterprise_id = $2",
+		       "ii", tenant_id, enterprise_id);
+	if (rc)
+		return rc;
+	struct finding {
+		int64_t day, category;
+	} *fv = NULL;
+	size_t n = 0, cap = 0;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			fv = xrealloc(fv, cap * sizeof *fv);
+		}
+		fv[n++] = (struct finding){workcal_local_day(db_column_int64(st, 0)),
+					   db_column_int64(st, 1)};
+	}
+	db_finalize(st);
+	rc = rc < 0 ? rc : 0;
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!(rc = analysis_finding_add(db, tenant_id, fv[i].day, old, fv[i].category, -1, e)))
+			rc = analysis_finding_add(db, tenant_id, fv[i].day, g, fv[i].category, +1, e);
+	free(fv);
+	return rc;
 }
 
 static int place_with(struct db *db, int64_t tenant, const struct gset *set, json_t *report,
@@ -449,10 +489,17 @@ static int place_with(struct db *db, int64_t tenant, const struct gset *set, jso
 	if (rc < 0)
 		goto out;
 	rc = 0;
+	/* an enterprise moves with its visits: their findings count in its new grid */
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = db_execf(db, e,
-			      "UPDATE enterprises SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
-			      "Iii", mv[i].grid, tenant, mv[i].id);
+		if (!(rc = db_execf(db, e,
+				    "UPDATE enterprises SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
+				    "Iii", mv[i].grid, tenant, mv[i].id)))
+			rc = db_execf(db, e,
+				      "UPDATE visits SET grid_id = $1 WHERE tenant_id = $2 AND "
+				      "enterprise_id = $3",
+				      "Iii", mv[i].grid, tenant, mv[i].id);
+	if (!rc && n)
+		rc = analysis_rebuild_findings(db, tenant, e);
 	if (rc)
 		goto out;
 	json_object_set_new(report, "enterprises_placed", json_integer(placed));
@@ -970,12 +1017,15 @@ int grid_delete(struct db *db, void *arg, struct err *e)
 			   "ii", w->tenant_id, w->id)) ||
 	    (rc = db_execf(db, e, "UPDATE enterprises SET grid_id = NULL WHERE tenant_id = $1 AND grid_id = $2",
 			   "ii", w->tenant_id, w->id)) ||
+	    (rc = db_execf(db, e, "UPDATE visits SET grid_id = NULL WHERE tenant_id = $1 AND grid_id = $2",
+			   "ii", w->tenant_id, w->id)) ||
 	    (rc = db_execf(db, e, "DELETE FROM grids WHERE tenant_id = $1 AND id = $2", "ii",
 			   w->tenant_id, w->id)) ||
 	    (rc = meta_bump(db, w->tenant_id, e)))
 		return rc;
 	w->report = json_object();
-	if ((rc = grid_place_all(db, w->tenant_id, w->report, e)))
+	if ((rc = grid_place_all(db, w->tenant_id, w->report, e)) ||
+	    (rc = analysis_rebuild_findings(db, w->tenant_id, e)))
 		return rc;
 	return audit_append(db, w->who, w->tenant_id, "grid", w->id, "delete", NULL, e);
 }

@@ -379,16 +379,25 @@ int team_list_for_user(struct db *db, const struct actor *who, enum scope scope,
 
 /*
  * How a section is computed. `from` is "FROM ... WHERE ..." over alias e
- * (enterprises) or u (users, with d its department), with $1 the tenant and,
- * when param is set, $2 the section's parameter; the runner appends the scope
+ * (enterprises), u (users, with d its department) or g (grids), with $1 the
+ * tenant, then $2 the section's parameter when it has one, then the time
+ * (blindspot_params.now) when it uses it; the runner appends the scope
  * filter, the keyset and the limit. `value` is the row's figure.
  */
 struct blindspot_impl {
 	const char *from;
+	/* The same for a narrower scope than SCOPE_ALL, when another join order
+	 * serves it better (a grid's enterprises first); NULL = from. */
+	const char *from_scoped;
+	/* What SCOPE_ALL counts, when a join of `from` is not needed for it; NULL = from. */
+	const char *count_from;
+	/* The keyset column, when not the subject's id column (the same value); NULL = that. */
+	const char *key;
 	const char *value;
 	/* The section's parameter (e.g. a maximum from the settings); NULL = none. */
 	int (*param)(struct db *db, const struct actor *who, const struct blindspot_params *p,
 		     int64_t *out, struct err *e);
+	bool uses_now;
 };
 
 /* An active official serving the enterprise e (lead_only: as its lead). */
@@ -426,19 +435,74 @@ static const struct blindspot_impl impl_overloaded = {
 	.param = param_max_per_official,
 };
 
+/* Enterprises whose visit under their policy (走访服务制度) is overdue: the
+ * visit state is kept current by core/visit.c, so this is a range of the due
+ * index. The figure: whole days overdue, counting the day begun. */
+/* Only active enterprises have a due date (visit_state_refresh), so the whole
+ * district's count is a range of the due index alone and its page walks the
+ * states in enterprise order; a grid's share starts from the grid's
+ * enterprises. */
+static const struct blindspot_impl impl_overdue_visit = {
+	.from = "FROM visit_state vs CROSS JOIN enterprises e WHERE vs.tenant_id = $1 "
+		"AND e.id = vs.enterprise_id AND vs.next_due_at < $2",
+	.from_scoped = "FROM enterprises e CROSS JOIN visit_state vs WHERE e.tenant_id = $1 "
+		       "AND vs.tenant_id = e.tenant_id AND vs.enterprise_id = e.id "
+		       "AND vs.next_due_at < $2",
+	.count_from = "FROM visit_state vs WHERE vs.tenant_id = $1 AND vs.next_due_at < $2",
+	.key = "vs.enterprise_id",
+	.value = "($2 - vs.next_due_at + 86399999) / 86400000",
+	.uses_now = true,
+};
+
+/* Unit grids without an active grid worker assigned to them; the figure: their
+ * active enterprises. */
+static const struct blindspot_impl impl_grid_no_worker = {
+	.from = "FROM grids g WHERE g.tenant_id = $1 AND g.level = 'unit' AND NOT EXISTS "
+		"(SELECT 1 FROM users gu JOIN user_roles gr ON gr.tenant_id = gu.tenant_id "
+		"AND gr.user_id = gu.id AND gr.role = 'grid_worker' WHERE gu.tenant_id = "
+		"g.tenant_id AND gu.grid_id = g.id AND gu.status = 'active')",
+	.value = "(SELECT COUNT(*) FROM enterprises ge WHERE ge.tenant_id = g.tenant_id "
+		 "AND ge.grid_id = g.id AND ge.status = 'active')",
+};
+
+static int param_dispatch_hours(struct db *db, const struct actor *who,
+				const struct blindspot_params *p, int64_t *out, struct err *e)
+{
+	(void)p;
+	return settings_get_int(db, who->tenant_id, BLINDSPOT_SETTING_DISPATCH, out, e);
+}
+
+/* Grids with requests left unanswered: received (or returned to the
+ * dispatcher) and not acted on for the setting's hours, or dispatched and not
+ * signed past the signing deadline. The figure: how many. */
+static const struct blindspot_impl impl_unanswered = {
+	.from = "FROM grids g JOIN (SELECT r.grid_id AS gid, COUNT(*) AS n FROM requests r "
+		"WHERE r.tenant_id = $1 AND ((r.state IN ('received', 'returned') AND "
+		"r.updated_at < $3 - $2 * 3600000) OR (r.state = 'dispatched' AND "
+		"r.sign_due_at < $3)) GROUP BY r.grid_id) c ON c.gid = g.id WHERE g.tenant_id = $1",
+	.value = "c.n",
+	.param = param_dispatch_hours,
+	.uses_now = true,
+};
+
 /*
- * The report's sections, in order. To add one (e.g. "no_visit": no visit for
- * N days, "unanswered": a request without a reply), write its impl above —
- * a FROM/WHERE over enterprises or officials, and a parameter function if it
- * needs a setting or the time — and list it here.
+ * The report's sections, in order. To add one, write its impl above — a
+ * FROM/WHERE over enterprises, officials or grids, and a parameter function
+ * if it needs a setting — and list it here.
  */
 static const struct blindspot_section sections[] = {
 	{"no_team", "无服务团队的企业", "active enterprises without a service team",
-	 BLINDSPOT_ENTERPRISE, NULL, &impl_no_team},
+	 BLINDSPOT_ENTERPRISE, NULL, NULL, &impl_no_team},
 	{"key_no_lead", "无组长的重点企业", "key enterprises without a team lead",
-	 BLINDSPOT_ENTERPRISE, NULL, &impl_key_no_lead},
+	 BLINDSPOT_ENTERPRISE, NULL, NULL, &impl_key_no_lead},
 	{"overloaded", "包联企业过多的干部", "officials serving more enterprises than the maximum",
-	 BLINDSPOT_OFFICIAL, TEAM_SETTING_MAX, &impl_overloaded},
+	 BLINDSPOT_OFFICIAL, TEAM_SETTING_MAX, "enterprises", &impl_overloaded},
+	{"overdue_visit", "逾期未走访的企业", "enterprises not visited within their visit policy",
+	 BLINDSPOT_ENTERPRISE, NULL, "days_overdue", &impl_overdue_visit},
+	{"grid_no_worker", "无网格员的单元网格", "unit grids without a grid worker",
+	 BLINDSPOT_GRID, NULL, "enterprises", &impl_grid_no_worker},
+	{"unanswered", "有诉求无人应答的网格", "grids with requests left unanswered",
+	 BLINDSPOT_GRID, BLINDSPOT_SETTING_DISPATCH, "requests", &impl_unanswered},
 };
 
 const struct blindspot_section *blindspot_sections(size_t *n)
@@ -455,18 +519,6 @@ const struct blindspot_section *blindspot_section(const char *code)
 	return NULL;
 }
 
-/* Bind the tenant, the optional parameter, then the extra values given. */
-static int query(struct db *db, struct db_stmt **st, struct err *e, const char *sql,
-		 const struct actor *who, bool has_param, int64_t param, int nextra, int64_t a,
-		 int64_t b)
-{
-	if (has_param)
-		return nextra ? db_queryf(db, st, e, sql, "iiii", who->tenant_id, param, a, b)
-			      : db_queryf(db, st, e, sql, "ii", who->tenant_id, param);
-	return nextra ? db_queryf(db, st, e, sql, "iii", who->tenant_id, a, b)
-		      : db_queryf(db, st, e, sql, "i", who->tenant_id);
-}
-
 static void read_row(const struct blindspot_section *s, struct db_stmt *st,
 		     struct blindspot_row *row)
 {
@@ -477,41 +529,63 @@ static void read_row(const struct blindspot_section *s, struct db_stmt *st,
 		row->credit_code = db_column_text(st, 2);
 		row->is_key = db_column_int64(st, 3) != 0;
 		row->grid_id = column_id(st, 4);
-	} else {
+	} else if (s->subject == BLINDSPOT_OFFICIAL) {
 		row->login = db_column_text(st, 2);
 		row->department_id = column_id(st, 3);
 		row->dept_name = db_column_text(st, 4);
+	} else {
+		row->code = db_column_text(st, 2);
+		row->level = db_column_text(st, 3);
+		row->grid_id = row->id;
 	}
 	row->value = db_column_int64(st, 5);
 }
+
+/* Scope columns of grids (alias g): the grid itself. */
+static const struct scope_cols grid_cols = {.grid = "g.id"};
 
 /* One section: its total, then its page. *stop is set when a callback asks to stop. */
 static int run_section(struct db *db, const struct actor *who, enum scope scope,
 		       const struct blindspot_section *s, const struct blindspot_params *p,
 		       const struct blindspot_sink *sink, void *ctx, bool *stop, struct err *e)
 {
+	static const char *const keys[] = {[BLINDSPOT_ENTERPRISE] = "e.id",
+					   [BLINDSPOT_OFFICIAL] = "u.id", [BLINDSPOT_GRID] = "g.id"};
+	static const char *const cols[] = {
+		[BLINDSPOT_ENTERPRISE] = "e.name, e.credit_code, e.is_key, e.grid_id",
+		[BLINDSPOT_OFFICIAL] = "u.display_name, u.login, u.department_id, d.name",
+		[BLINDSPOT_GRID] = "g.name, g.code, g.level, g.parent_id"};
+	const struct scope_cols *scols = s->subject == BLINDSPOT_ENTERPRISE ? &enterprise_cols
+					 : s->subject == BLINDSPOT_OFFICIAL ? &official_cols
+									     : &grid_cols;
 	const struct blindspot_impl *im = s->impl;
-	bool ent = s->subject == BLINDSPOT_ENTERPRISE;
-	const char *key = ent ? "e.id" : "u.id";
+	const char *key = im->key ? im->key : keys[s->subject];
 	struct buf where, sql;
+	struct db_args a = {0};
 	struct db_stmt *st = NULL;
 	int64_t param = 0, total = 0;
-	int rc, n = im->param ? 3 : 2; /* first free parameter number */
+	int rc;
 
 	if (im->param && (rc = im->param(db, who, p, &param, e)))
 		return rc;
+	db_args_int(&a, who->tenant_id); /* $1 */
+	if (im->param)
+		db_args_int(&a, param);  /* $2 */
+	if (im->uses_now)
+		db_args_int(&a, p->now); /* $2 or $3 */
 	buf_init(&where, 4096);
 	buf_init(&sql, 8192);
-	rc = buf_adds(&where, im->from);
+	rc = buf_adds(&where, scope != SCOPE_ALL && im->from_scoped ? im->from_scoped : im->from);
 	if (!rc)
-		rc = scope_sql(who, scope, ent ? &enterprise_cols : &official_cols, &where);
+		rc = scope_sql(who, scope, scols, &where);
 	if (!rc)
-		rc = buf_addf(&sql, "SELECT COUNT(*) %s", where.p);
+		rc = buf_addf(&sql, "SELECT COUNT(*) %s",
+			      scope == SCOPE_ALL && im->count_from ? im->count_from : where.p);
 	if (rc) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "查询过长", "query too long");
 		goto out;
 	}
-	if ((rc = query(db, &st, e, sql.p, who, im->param != NULL, param, 0, 0, 0)))
+	if ((rc = db_query_args(db, &st, e, sql.p, &a)))
 		goto out;
 	rc = db_step(st, e);
 	if (rc == DB_ROW)
@@ -527,14 +601,13 @@ static int run_section(struct db *db, const struct actor *who, enum scope scope,
 	}
 
 	buf_reset(&sql);
+	int n_after = db_args_int(&a, p->after), n_limit = db_args_int(&a, p->limit);
 	if (buf_addf(&sql, "SELECT %s, %s, %s %s AND %s > $%d ORDER BY %s LIMIT $%d", key,
-		     ent ? "e.name, e.credit_code, e.is_key, e.grid_id"
-			 : "u.display_name, u.login, u.department_id, d.name",
-		     im->value, where.p, key, n, key, n + 1)) {
+		     cols[s->subject], im->value, where.p, key, n_after, key, n_limit)) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "查询过长", "query too long");
 		goto out;
 	}
-	if ((rc = query(db, &st, e, sql.p, who, im->param != NULL, param, 2, p->after, p->limit)))
+	if ((rc = db_query_args(db, &st, e, sql.p, &a)))
 		goto out;
 	while ((rc = db_step(st, e)) == DB_ROW) {
 		struct blindspot_row row;

@@ -8,9 +8,7 @@
  *
  * The blind-spot report lists what the district is not covering. It is a
  * table of sections (team.c, `sections[]`); each section is one query over
- * either enterprises or officials, counted in full and paged by id. Later
- * sections ("no visit for N days", "unanswered request") are added to that
- * table without changing this interface.
+ * enterprises, officials or grids, counted in full and paged by id.
  */
 #ifndef YQ_TEAM_H
 #define YQ_TEAM_H
@@ -24,6 +22,7 @@
 struct db;
 
 #define TEAM_SETTING_MAX "team.max_enterprises_per_official"
+#define BLINDSPOT_SETTING_DISPATCH "blindspots.dispatch_hours"
 
 /* One official on one enterprise's team. */
 struct team_member {
@@ -135,6 +134,7 @@ int team_list_for_user(struct db *db, const struct actor *who, enum scope scope,
 enum blindspot_subject {
 	BLINDSPOT_ENTERPRISE, /* rows are enterprises */
 	BLINDSPOT_OFFICIAL,   /* rows are officials */
+	BLINDSPOT_GRID,       /* rows are grids */
 };
 
 struct blindspot_impl; /* how a section is computed (team.c) */
@@ -145,6 +145,7 @@ struct blindspot_section {
 	const char *title_en;
 	enum blindspot_subject subject;
 	const char *setting;   /* tenant setting that parameterises it, NULL = none */
+	const char *value_key; /* what the row's figure is ("enterprises", "days_overdue"), NULL = none */
 	const struct blindspot_impl *impl;
 };
 
@@ -164,7 +165,11 @@ struct blindspot_row {
 	const char *login;
 	int64_t department_id;   /* 0 = none */
 	const char *dept_name;
-	/* the section's figure: enterprises served (overloaded); 0 where none */
+	/* BLINDSPOT_GRID (name is the grid's name) */
+	const char *code;
+	const char *level;       /* district, street, community, unit */
+	/* the section's figure (its value_key): enterprises served (overloaded),
+	 * days overdue, requests unanswered ...; 0 where none */
 	int64_t value;
 };
 
@@ -172,7 +177,7 @@ struct blindspot_params {
 	int64_t limit;           /* rows per section, 1..1000 */
 	const char *section;     /* NULL = every section; else only this one (paging) */
 	int64_t after;           /* keyset: ids greater than this (with section) */
-	int64_t now;             /* for time-based sections */
+	int64_t now;             /* for time-based sections (overdue visits, unanswered requests) */
 };
 
 struct blindspot_sink {
@@ -185,10 +190,19 @@ struct blindspot_sink {
 /*
  * The blind-spot report under the caller's blindspot.read scope (enterprise
  * sections: the enterprise's grid / own enterprise; official sections: the
- * official's department / self). Only active enterprises count, and only
- * active officials count as serving: a team whose members are all disabled
- * is no team. A callback returning non-zero stops the report (0 returned).
+ * official's department / self; grid sections: the grid and those below).
+ * Only active enterprises count, and only active officials count as
+ * serving: a team whose members are all disabled is no team. A callback
+ * returning non-zero stops the report (0 returned).
  * Unknown section: ERR_BAD_REQUEST "section".
+ *
+ * The sections: no_team, key_no_lead, overloaded (service teams);
+ * overdue_visit (active enterprises whose visit under their policy is
+ * overdue at p->now: core/visit.h), grid_no_worker (unit grids without an
+ * active grid worker of their own), unanswered (unit grids with requests
+ * received or returned and not dispatched for blindspots.dispatch_hours, or
+ * dispatched and not signed past their signing deadline; the figure is how
+ * many).
  */
 int blindspot_report(struct db *db, const struct actor *who, enum scope scope,
 		     const struct blindspot_params *p, const struct blindspot_sink *sink,

@@ -34,6 +34,8 @@ static const struct route *const tables[] = {
 	api_calendar_routes,
 	api_import_routes,
 	api_grid_routes,
+	api_visit_routes,
+	api_campaign_routes,
 	api_analysis_routes,
 };
 

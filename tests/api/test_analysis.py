@@ -154,7 +154,11 @@ class Analysis(unittest.TestCase):
         z = zipfile.ZipFile(io.BytesIO(body))
         self.assertIn("xl/worksheets/sheet1.xml", z.namelist())
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
-        self.assertIn("<v>%d</v>" % len(reqs), sheet)  # the grand total
+        # the grand total: the requests and the visit findings (the demo's visits) of the period
+        findings = len([1 for (t,) in self.srv.sql(
+            "SELECT v.visited_at FROM visit_findings f JOIN visits v ON v.id = f.visit_id")
+            if FROM <= day_of(t).isoformat() <= TO])
+        self.assertIn("<v>%d</v>" % (len(reqs) + findings), sheet)
 
     def test_counters_follow_changes(self):
         d = self.srv.login("dispatcher")
@@ -170,6 +174,25 @@ class Analysis(unittest.TestCase):
         r = d.post("/api/v1/requests/%d/actions/void" % r.json["id"], {"internal_note": "重复登记"})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.admin.get(q).json["total"], before)
+        self.assertEqual(run_cli("stats", "check", "--db", self.srv.db).returncode, 0)
+
+    def test_findings_move_with_their_enterprise(self):
+        rows = self.srv.sql(
+            "SELECT v.enterprise_id, e.grid_id, COUNT(*) FROM visit_findings f JOIN visits v "
+            "ON v.id = f.visit_id JOIN enterprises e ON e.id = v.enterprise_id "
+            "GROUP BY v.enterprise_id ORDER BY COUNT(*) DESC LIMIT 1")
+        self.assertTrue(rows, "the demo has visit findings")
+        eid, old, n = rows[0]
+        new, lon, lat = self.srv.sql("SELECT id, label_lon, label_lat FROM grids WHERE "
+                                     "level = 'unit' AND id <> ? LIMIT 1", (old,))[0]
+        q = A + "/matrix?source=findings&level=unit&from=%s&to=%s&grid_id=%%d" % (FROM, TO)
+        before_old = self.admin.get(q % old).json["total"]
+        before_new = self.admin.get(q % new).json["total"]
+        r = self.admin.patch("/api/v1/enterprises/%d" % eid, {"lat": lat, "lon": lon})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["grid_id"], new)
+        self.assertEqual(self.admin.get(q % old).json["total"], before_old - n)
+        self.assertEqual(self.admin.get(q % new).json["total"], before_new + n)
         self.assertEqual(run_cli("stats", "check", "--db", self.srv.db).returncode, 0)
 
     def test_grid_worker_sees_its_grid(self):

@@ -81,6 +81,17 @@ for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all")
     GRANTS[_role]["analysis.read"] = _scope
 GRANTS["admin"]["grid.write"] = "all"
 
+# the visit system (走访): grid workers record visits in their grid and see its blind spots;
+# staff who lead, dispatch and supervise read all; the administrator and leaders plan
+# policies and campaigns
+for _role, _scope in (("admin", "all"), ("leader", "all"), ("dispatcher", "all"),
+                      ("supervisor", "all"), ("grid_worker", "grid")):
+    GRANTS[_role]["visit.read"] = _scope
+GRANTS["grid_worker"]["visit.write"] = "grid"
+GRANTS["grid_worker"]["blindspot.read"] = "grid"
+for _role in ("admin", "leader"):
+    GRANTS[_role]["visit.plan"] = "all"
+
 MISSING = 999999
 # (method, pattern, permission, path parameter value, body, status a permitted caller gets).
 # The requests are harmless: reads, or writes with an invalid body or a missing id, so that
@@ -226,6 +237,26 @@ ROUTES = [
     ("GET", "/api/v1/grids/{id}/workers", "grid.read", MISSING, None, 404),
     ("PUT", "/api/v1/grids/{id}/workers/{user_id}", "grid.write", MISSING, None, 404),
     ("DELETE", "/api/v1/grids/{id}/workers/{user_id}", "grid.write", MISSING, None, 404),
+    # the visit system: policies, state, tasks, visits, photos, campaigns
+    ("GET", "/api/v1/visit-policies", "visit.read", None, None, 200),
+    ("POST", "/api/v1/visit-policies", "visit.plan", None, {}, 400),
+    ("GET", "/api/v1/visit-policies/{id}", "visit.read", MISSING, None, 404),
+    ("PATCH", "/api/v1/visit-policies/{id}", "visit.plan", MISSING, {}, 404),
+    ("DELETE", "/api/v1/visit-policies/{id}", "visit.plan", MISSING, None, 404),
+    ("GET", "/api/v1/enterprises/{id}/visit-state", "visit.read", MISSING, None, 404),
+    ("GET", "/api/v1/visit-tasks", "visit.read", None, None, 200),
+    ("GET", "/api/v1/visit-tasks/workers", "visit.read", None, None, 200),
+    ("GET", "/api/v1/me/visit-tasks", "visit.write", None, None, 200),
+    ("POST", "/api/v1/visits", "visit.write", None, {}, 400),
+    ("GET", "/api/v1/visits", "visit.read", None, None, 200),
+    ("GET", "/api/v1/visits/{id}", "visit.read", MISSING, None, 404),
+    ("POST", "/api/v1/visits/{id}/photos", "visit.write", MISSING, {}, 404),
+    ("GET", "/api/v1/visit-photos/{id}", "visit.read", MISSING, None, 404),
+    ("GET", "/api/v1/visit-campaigns", "visit.read", None, None, 200),
+    ("POST", "/api/v1/visit-campaigns", "visit.plan", None, {}, 400),
+    ("GET", "/api/v1/visit-campaigns/{id}", "visit.read", MISSING, None, 404),
+    ("GET", "/api/v1/visit-campaigns/{id}/progress", "visit.read", MISSING, None, 404),
+    ("GET", "/api/v1/visit-campaigns/{id}/targets", "visit.read", MISSING, None, 404),
     # the analysis (研判)
     ("GET", "/api/v1/analysis/matrix", "analysis.read", None, None, 200),
     ("GET", "/api/v1/analysis/matrix.xlsx", "analysis.read", None, None, 200),
@@ -371,6 +402,11 @@ class Matrix(unittest.TestCase):
             ("POST", "/api/v1/request-categories", "category.write", {"code": "evil", "name": "x"}),
             ("PUT", "/api/v1/time-limits", "category.write",
              {"type": "help", "sign_minutes": 30, "handle_days": 1, "visit_days": 1}),
+            ("POST", "/api/v1/visit-policies", "visit.plan", {"name": "x", "interval_days": 1}),
+            ("POST", "/api/v1/visit-campaigns", "visit.plan",
+             {"name": "x", "deadline_on": "2099-12-31", "target": {"kind": "all"}}),
+            ("POST", "/api/v1/visits", "visit.write",
+             {"enterprise_id": 1, "summary": "x"}),
         ]
         before = self.srv.counts()
         snapshot = self.srv.sql("SELECT * FROM users ORDER BY id")

@@ -336,7 +336,8 @@ class BlindSpots(Base):
         full = self.admin.get(REPORT + "?limit=1000")
         self.assertEqual(full.status, 200, full)
         self.assertEqual([s["code"] for s in full.json["sections"]],
-                         ["no_team", "key_no_lead", "overloaded"])
+                         ["no_team", "key_no_lead", "overloaded", "overdue_visit",
+                          "grid_no_worker", "unanswered"])
         self.assertEqual(full.json["sections"][2]["setting"],
                          {"key": "team.max_enterprises_per_official", "value": 30})
         self.assertEqual(full.json["sections"][2]["total"], 0)
@@ -375,8 +376,10 @@ class BlindSpots(Base):
         assert_error(self, self.admin.get(REPORT + "?after=5"), 400, "bad_request", "after")
         assert_error(self, self.admin.get(REPORT + "?limit=0"), 400, "bad_request", "limit")
         assert_error(self, self.admin.get(REPORT + "?limit=1001"), 400, "bad_request", "limit")
-        for login in ("handler", "depthead", "gridworker", "supervisor", "enterprise"):
+        for login in ("handler", "depthead", "supervisor", "enterprise"):
             assert_error(self, self.c[login].get(REPORT), 403, "forbidden")
+        # a grid worker sees its grid's part (tests/api/test_visits.py checks the rows)
+        self.assertEqual(self.c["gridworker"].get(REPORT).status, 200)
 
 
 class Ledger(Base):

@@ -26,6 +26,7 @@ static struct actor actor_with(unsigned roles)
 	a.department_id = 5;
 	a.grid_id = 9;
 	a.roles = roles;
+	snprintf(a.grid_path, sizeof a.grid_path, "/1/4/9/");
 	snprintf(a.dept_path, sizeof a.dept_path, "/1/5/");
 	return a;
 }
@@ -68,11 +69,11 @@ static void test_scopes(void **state)
 	struct actor admin = actor_with(1u << ROLE_ADMIN);
 	/* administrators hold every permission but the ones that belong to a
 	 * role's own work: an enterprise's self-service, raising, handling,
-	 * approving and rating requests */
+	 * approving and rating requests, recording visits (grid workers) */
 	for (int p = PERM_USER_READ; p < PERM__COUNT; p++) {
 		bool own_work = p == PERM_ENTERPRISE_SELF || p == PERM_REQUEST_SUBMIT ||
 				p == PERM_REQUEST_HANDLE || p == PERM_REQUEST_APPROVE ||
-				p == PERM_REQUEST_RATE;
+				p == PERM_REQUEST_RATE || p == PERM_VISIT_WRITE;
 		assert_int_equal(authz_scope(&admin, (enum perm)p) == SCOPE_NONE, own_work);
 	}
 	/* only administrators write users, departments, settings or read the audit log */
@@ -98,7 +99,8 @@ static void test_scope_sql(void **state)
 		{SCOPE_DEPT, &cols, " AND u.department_id = 5"},
 		{SCOPE_DEPT_TREE, &cols, " AND u.department_id IN (SELECT id FROM departments WHERE "
 					 "tenant_id = 7 AND path LIKE '/1/5/%')"},
-		{SCOPE_GRID, &cols, " AND u.grid_id = 9"},
+		{SCOPE_GRID, &cols, " AND u.grid_id IN (SELECT id FROM grids WHERE tenant_id = 7 "
+				    "AND path LIKE '/1/4/9/%')"},
 		{SCOPE_SELF, &cols, " AND u.id = 42"},
 		{SCOPE_NONE, &cols, " AND 0=1"},
 		{SCOPE_DEPT, &nocols, " AND 0=1"}, /* a table without the column: deny */

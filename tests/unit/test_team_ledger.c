@@ -144,6 +144,23 @@ static int64_t add_ent_t(struct fixture *f, int64_t tenant, const char *name, bo
 	return id;
 }
 
+/* A unit grid with a given id (its path '/id/'), for grid scopes. */
+static void add_grid(struct fixture *f, int64_t id)
+{
+	struct err e;
+	char code[16];
+	snprintf(code, sizeof code, "410103001001%03d", (int)id);
+	begin(f);
+	assert_int_equal(db_execf(f->db, &e,
+				  "INSERT INTO grids (id, tenant_id, level, code, name, path, geometry, "
+				  "min_lon, min_lat, max_lon, max_lat, label_lon, label_lat, created_at, "
+				  "updated_at) VALUES ($1, $2, 'unit', $3, $3, '/' || $1 || '/', '{}', "
+				  "0, 0, 0, 0, 0, 0, 0, 0)",
+				  "iit", id, f->tenant, code),
+			 0);
+	commit(f);
+}
+
 static int64_t add_ent(struct fixture *f, const char *name, bool is_key, const char *status)
 {
 	return add_ent_t(f, f->tenant, name, is_key, status, 0);
@@ -503,7 +520,8 @@ static void test_team_lists(void **state)
 
 	/* a grid-scoped reader sees the part of the portfolio in the grid */
 	struct actor grid = {.tenant_id = f->tenant, .user_id = 4343, .grid_id = 5,
-			     .roles = 1u << ROLE_GRID_WORKER};
+			     .roles = 1u << ROLE_GRID_WORKER, .grid_path = "/5/"};
+	add_grid(f, 5);
 	memset(&got, 0, sizeof got);
 	assert_int_equal(team_list_for_user(f->db, &grid, SCOPE_GRID, a, 0, 10, collect_assignment,
 					    &got, &got.counts, &e),
@@ -597,11 +615,21 @@ static void test_blind_spots(void **state)
 	commit(f);
 
 	/* default maximum (30): nobody is overloaded */
+	add_grid(f, 9);
 	report(f, &f->admin, SCOPE_ALL, NULL, 0, 100, &r);
-	assert_int_equal(r.nsections, 3);
+	assert_int_equal(r.nsections, 6);
 	assert_string_equal(r.codes[0], "no_team");
 	assert_string_equal(r.codes[1], "key_no_lead");
 	assert_string_equal(r.codes[2], "overloaded");
+	assert_string_equal(r.codes[3], "overdue_visit");
+	assert_string_equal(r.codes[4], "grid_no_worker");
+	assert_string_equal(r.codes[5], "unanswered");
+	/* grid 9 has no worker and one active enterprise (e1) */
+	assert_int_equal(r.totals[4], 1);
+	assert_int_equal(r.rows[4][0], 9);
+	assert_int_equal(r.values[4][0], 1);
+	assert_int_equal(r.totals[3], 0);
+	assert_int_equal(r.totals[5], 0);
 	const int64_t no_team[] = {e1, e6, e8}, key_no_lead[] = {e3, e7, e8};
 	assert_int_equal(r.totals[0], 3);
 	assert_ids(&r, 0, no_team, 3);
@@ -657,7 +685,7 @@ static void test_blind_spots(void **state)
 	assert_ids(&r, 1, key_no_lead2, 2);
 
 	/* scope: a grid-scoped reader sees grid 9's enterprises and no officials */
-	struct actor grid = {.tenant_id = f->tenant, .user_id = b, .grid_id = 9,
+	struct actor grid = {.tenant_id = f->tenant, .user_id = b, .grid_id = 9, .grid_path = "/9/",
 			     .roles = 1u << ROLE_GRID_WORKER};
 	report(f, &grid, SCOPE_GRID, NULL, 0, 100, &r);
 	assert_int_equal(r.totals[0], 1);
@@ -686,8 +714,10 @@ static void test_blind_spots(void **state)
 
 	size_t ns;
 	const struct blindspot_section *s = blindspot_sections(&ns);
-	assert_int_equal(ns, 3);
+	assert_int_equal(ns, 6);
 	assert_ptr_equal(blindspot_section("overloaded"), &s[2]);
+	assert_ptr_equal(blindspot_section("unanswered"), &s[5]);
+	assert_string_equal(s[5].setting, BLINDSPOT_SETTING_DISPATCH);
 	assert_string_equal(s[2].setting, TEAM_SETTING_MAX);
 	assert_null(blindspot_section("nope"));
 }
