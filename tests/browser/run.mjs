@@ -444,6 +444,20 @@ async function main() {
     const msg = await item.locator('.el-form-item__error').innerText()
     expect(/100/.test(msg), 'the weights must sum to 100: ' + msg)
     await shot(adm, 'console-admin-settings')
+    // grid administration: a dry run of a survey's file shows its errors by feature and field, writing nothing
+    await adm.goto(base + '/#/console/admin/grids')
+    const fc = await adm.evaluate(async () => {
+      const d = await (await fetch('/api/v1/grids/map.geojson?level=community')).json()
+      const fs = d.features.slice(0, 4).map((f) => ({ type: 'Feature', geometry: f.geometry, properties: { code: f.properties.code, name: f.properties.name } }))
+      fs[2].properties.code = '12'
+      return { type: 'FeatureCollection', features: fs }
+    })
+    await adm.locator('input[type=file]').setInputFiles({ name: 'survey.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify(fc)) })
+    await adm.locator('[data-step="dry-run"]').click()
+    await adm.locator('.report[data-outcome="errors"]').waitFor()
+    await adm.locator('.errors').getByText('features[2].properties.code').waitFor()
+    expect(await adm.locator('[data-step="import"]').isDisabled(), 'no import after a refused dry run')
+    await shot(adm, 'console-grid-import-errors')
     await adm.context().close()
   })
 
