@@ -112,8 +112,9 @@ static int h_submit(struct req *r)
 		     !strcmp(in->channel, "open311")))
 		return req_fail(r, ERR_UNPROCESSABLE, "channel", "该渠道只用于企业自行提交",
 				"this channel is for enterprises submitting themselves");
-	if (in->enterprise_id && r->scope != SCOPE_ALL) {
-		/* on an enterprise's behalf: only for enterprises within one's scope */
+	if (in->enterprise_id && r->scope != SCOPE_ALL && !ent) {
+		/* on an enterprise's behalf: only for enterprises within one's scope (an
+		 * enterprise's own is always; request_create checks that it exists) */
 		struct db *db = req_db(r);
 		struct enterprise en;
 		if (!db || enterprise_get(db, r->actor.tenant_id, in->enterprise_id, &en, &r->err))
@@ -125,13 +126,15 @@ static int h_submit(struct req *r)
 			return req_fail(r, ERR_FORBIDDEN, "enterprise_id", "不能为该企业提出诉求",
 					"not allowed to raise requests for this enterprise");
 	}
-	rc = req_write(r, request_create, &c);
-	if (rc)
-		return rc;
 	struct request q;
 	struct workcal *cal = NULL;
-	if ((rc = request_get(req_db(r), r->actor.tenant_id, c.id, &q, &r->err)))
+	memset(&q, 0, sizeof q);
+	c.row = &q; /* the stored request, read in the job */
+	rc = req_write(r, request_create, &c);
+	if (rc) {
+		request_release(&q);
 		return rc;
+	}
 	if (calendar(r, &cal) == 0)
 		arena_defer(r->arena, unref_cal, cal);
 	rc = reply_request(r, &q, cal, 201, 0);

@@ -31,6 +31,7 @@ int cmd_backup(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_grid(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

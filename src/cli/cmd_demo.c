@@ -12,6 +12,7 @@
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/demo.h"
 #include "cli/demo_data.h"
 #include "cli/demo_grids.h"
 #include "cli/demo_visits.h"
@@ -29,7 +30,6 @@
 #include "db/migrate.h"
 #include "base/banned.h"
 
-#define DEMO_PASSWORD "Yiqiban@2026"
 #define DEMO_SEED 20250210 /* the day of the newspaper page the project comes from */
 #define DEMO_BATCH 500
 
@@ -212,11 +212,7 @@ static int team_fn(struct db *db, void *arg, struct err *e)
 
 /* Categories of enterprise matters with their usual departments
  * (shared/reference/district.md), and what enterprises write about them. */
-static const struct demo_cat {
-	const char *code, *name, *parent, *dept, *type; /* type: the usual kind of request */
-	int weight;                                     /* share of the requests */
-	const char *ask[2];
-} demo_cats[] = {
+static const struct demo_cat demo_cats[] = {
 	{"lic", "证照办理", NULL, "amr-reg", "help", 2,
 	 {"企业开办需要同时办理多个证照，想了解能否一次提交、并联审批。",
 	  "分支机构备案材料已提交一周，系统一直显示审核中，请帮忙催办。"}},
@@ -314,6 +310,12 @@ static const struct demo_cat {
 	 {"建议在政务服务大厅增设企业服务专窗。",
 	  "希望组织银企对接会，帮助中小企业融资。"}},
 };
+
+const struct demo_cat *demo_categories(size_t *n)
+{
+	*n = ARRAY_SIZE(demo_cats);
+	return demo_cats;
+}
 
 /* Time limits: complaints in 15 working days, consultations in 3, utilities'
  * help in 3 with signing within 2 working hours, fire hazards signed within 2. */
@@ -460,7 +462,7 @@ static int step(struct db *db, struct req_job *j, const struct actor *who, int64
 			return rc;                                                            \
 	} while (0)
 
-static const char *const replies[] = {
+const char *const demo_replies[DEMO_REPLIES] = {
 	"已与企业电话沟通，按规定为企业办理完毕，请查收。",
 	"经现场核实，问题已协调相关单位解决，后续如有问题请随时联系。",
 	"已安排专人对接，相关材料已审核通过并办结。",
@@ -620,7 +622,7 @@ static int request_life(struct db *db, struct req_job *j, const struct demo_plan
 	double q_ = demo_rng_unit(r);
 	t = fate == F_LATE ? work_after(cal, due, pick(r, 30, 900))
 			   : work_fraction(cal, t, due, fate == F_WAIT_RATE ? 0.1 + 0.2 * q_ : 0.1 + 0.85 * q_);
-	const char *reply = replies[demo_rng_below(r, ARRAY_SIZE(replies))];
+	const char *reply = demo_replies[demo_rng_below(r, DEMO_REPLIES)];
 	STEP(h, RA_REPLY, t, .public_note = reply, .internal_note = "已电话回复企业");
 	if (fate == F_WAIT_RATE)
 		return 0;
@@ -789,6 +791,14 @@ static int catalog_fn(struct db *db, void *arg, struct err *e)
 	return 0;
 }
 
+int demo_catalog(struct db_pool *pool, const struct actor *sys, int64_t tenant, const char *hash,
+		 int64_t *cat_ids, int64_t *dept_ids, struct err *e)
+{
+	struct catalog_job cj = {.who = sys, .tenant = tenant, .hash = hash, .cat_ids = cat_ids,
+				 .dept_ids = dept_ids};
+	return db_pool_write(pool, catalog_fn, &cj, e);
+}
+
 /* The request catalogue and its history, deterministically from the seed
  * (and the date: the history ends at the start of today). */
 static int demo_requests(struct db_pool *pool, struct db *rdb, const struct actor *sys,
@@ -803,9 +813,7 @@ static int demo_requests(struct db_pool *pool, struct db *rdb, const struct acto
 	struct db_stmt *st = NULL;
 	int rc;
 
-	struct catalog_job cj = {.who = sys, .tenant = tenant, .hash = hash, .cat_ids = cat_ids,
-				 .dept_ids = dept_ids};
-	if ((rc = db_pool_write(pool, catalog_fn, &cj, e)))
+	if ((rc = demo_catalog(pool, sys, tenant, hash, cat_ids, dept_ids, e)))
 		goto out;
 
 	/* the people of the loop */
@@ -921,6 +929,76 @@ out:
 	return rc;
 }
 
+int demo_setup(struct db_pool *pool, struct demo_base *b, struct err *e)
+{
+	struct db *rdb = db_pool_reader(pool, e);
+	int rc;
+
+	memset(b, 0, sizeof *b);
+	if (!rdb)
+		return e->code ? e->code : ERR_UNAVAILABLE;
+	if (tenant_resolve(rdb, "erqi", &b->tenant, e)) {
+		struct tenant_new t = {"erqi", "二七区", "410103", 0};
+		err_clear(e);
+		if ((rc = db_pool_write(pool, tenant_create, &t, e)))
+			return rc;
+		b->tenant = t.id;
+	}
+	b->sys = (struct actor){.tenant_id = b->tenant, .roles = 1u << ROLE_ADMIN};
+	snprintf(b->sys.login, sizeof b->sys.login, "demo");
+	snprintf(b->sys.request_id, sizeof b->sys.request_id, "demo");
+	/* the shipped holiday years, unless the tenant already had them */
+	struct workcal_seed seed = {.who = &b->sys, .tenant_id = b->tenant, .now = now_ms()};
+	if ((rc = db_pool_write(pool, workcal_seed, &seed, e)))
+		return rc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(depts); i++) {
+		int64_t id = 0, parent = 0;
+		if (dept_id_by_code(rdb, b->tenant, depts[i].code, &id, e) == 0)
+			continue;
+		if (depts[i].parent &&
+		    (rc = dept_id_by_code(rdb, b->tenant, depts[i].parent, &parent, e)))
+			return rc;
+		struct dept_write w = {.who = &b->sys, .tenant_id = b->tenant, .code = depts[i].code,
+				       .name = depts[i].name, .parent_id = parent,
+				       .sort = (int64_t)i, .now = now_ms()};
+		if ((rc = db_pool_write(pool, dept_create, &w, e)))
+			return rc;
+		b->added_depts++;
+	}
+	if ((rc = password_hash(DEMO_PASSWORD, b->hash, e)))
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(users); i++) {
+		struct user u;
+		if (user_get_by_login(rdb, b->tenant, users[i].login, &u, e) == 0)
+			continue;
+		struct user_write w = {.who = &b->sys, .tenant_id = b->tenant, .login = users[i].login,
+				       .display_name = users[i].name, .set_roles = true,
+				       .roles = 1u << role_from_code(users[i].roles),
+				       .password_hash = b->hash, .now = now_ms()};
+		if (users[i].dept) {
+			if ((rc = dept_id_by_code(rdb, b->tenant, users[i].dept, &w.department_id, e)))
+				return rc;
+			w.set_department = true;
+		}
+		if ((rc = db_pool_write(pool, user_create, &w, e)))
+			return rc;
+		b->added_users++;
+	}
+	err_clear(e);
+	return 0;
+}
+
+void demo_print_logins(void)
+{
+	printf("\n  %-12s %-14s %s\n", "login", "password", "role");
+	for (size_t i = 0; i < ARRAY_SIZE(users); i++) {
+		const struct role_info *ri = role_info((enum role)role_from_code(users[i].roles));
+		printf("  %-12s %-14s %s %s\n", users[i].login, DEMO_PASSWORD, ri->name_zh,
+		       ri->name_en);
+	}
+}
+
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {{"db", required_argument, 0, 'd'},
@@ -940,7 +1018,6 @@ int cmd_demo(int argc, char **argv)
 	struct db *conn = NULL;
 	struct err e;
 	int c, applied = 0, status = 1, added_d = 0, added_u = 0;
-	char hash[PASSWORD_HASH_MAX];
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -968,55 +1045,14 @@ int cmd_demo(int argc, char **argv)
 	struct db *rdb = db_pool_reader(pool, &e);
 	if (!rdb)
 		goto fail;
-	int64_t tenant;
-	if (tenant_resolve(rdb, "erqi", &tenant, &e)) {
-		struct tenant_new t = {"erqi", "二七区", "410103", 0};
-		err_clear(&e);
-		if (db_pool_write(pool, tenant_create, &t, &e))
-			goto fail;
-		tenant = t.id;
-	}
-	struct actor sys = {.tenant_id = tenant, .roles = 1u << ROLE_ADMIN};
-	snprintf(sys.login, sizeof sys.login, "demo");
-	snprintf(sys.request_id, sizeof sys.request_id, "demo");
-	/* the shipped holiday years, unless the tenant already had them */
-	struct workcal_seed seed = {.who = &sys, .tenant_id = tenant, .now = now_ms()};
-	if (db_pool_write(pool, workcal_seed, &seed, &e))
+	struct demo_base base;
+	if (demo_setup(pool, &base, &e))
 		goto fail;
-
-	for (size_t i = 0; i < ARRAY_SIZE(depts); i++) {
-		int64_t id = 0, parent = 0;
-		if (dept_id_by_code(rdb, tenant, depts[i].code, &id, &e) == 0)
-			continue;
-		if (depts[i].parent &&
-		    dept_id_by_code(rdb, tenant, depts[i].parent, &parent, &e))
-			goto fail;
-		struct dept_write w = {.who = &sys, .tenant_id = tenant, .code = depts[i].code,
-				       .name = depts[i].name, .parent_id = parent,
-				       .sort = (int64_t)i, .now = now_ms()};
-		if (db_pool_write(pool, dept_create, &w, &e))
-			goto fail;
-		added_d++;
-	}
-	if (password_hash(DEMO_PASSWORD, hash, &e))
-		goto fail;
-	for (size_t i = 0; i < ARRAY_SIZE(users); i++) {
-		struct user u;
-		if (user_get_by_login(rdb, tenant, users[i].login, &u, &e) == 0)
-			continue;
-		struct user_write w = {.who = &sys, .tenant_id = tenant, .login = users[i].login,
-				       .display_name = users[i].name, .set_roles = true,
-				       .roles = 1u << role_from_code(users[i].roles),
-				       .password_hash = hash, .now = now_ms()};
-		if (users[i].dept) {
-			if (dept_id_by_code(rdb, tenant, users[i].dept, &w.department_id, &e))
-				goto fail;
-			w.set_department = true;
-		}
-		if (db_pool_write(pool, user_create, &w, &e))
-			goto fail;
-		added_u++;
-	}
+	int64_t tenant = base.tenant;
+	struct actor sys = base.sys;
+	const char *hash = base.hash;
+	added_d = base.added_depts;
+	added_u = base.added_users;
 	/* the market: generated once, deterministically */
 	int64_t have = 0, added_e = 0, n_req = 0;
 	if (db_query_i64(rdb, &have, &e, "SELECT COUNT(*) FROM enterprises WHERE tenant_id = $1", "i",
@@ -1111,12 +1147,7 @@ int cmd_demo(int argc, char **argv)
 		       (long long)vr.visits, vr.policies, (long long)vr.findings,
 		       (long long)vr.requests, (long long)vr.far, (long long)vr.overdue,
 		       (long long)vr.campaign_visited, (long long)vr.campaign_targets);
-	printf("\n  %-12s %-14s %s\n", "login", "password", "role");
-	for (size_t i = 0; i < ARRAY_SIZE(users); i++) {
-		const struct role_info *ri = role_info((enum role)role_from_code(users[i].roles));
-		printf("  %-12s %-14s %s %s\n", users[i].login, DEMO_PASSWORD, ri->name_zh,
-		       ri->name_en);
-	}
+	demo_print_logins();
 	status = 0;
 	goto out;
 fail:

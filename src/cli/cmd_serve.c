@@ -95,6 +95,7 @@ int cmd_serve(int argc, char **argv)
 	static const struct option opts[] = {
 		{"db", required_argument, 0, 'd'},          {"listen", required_argument, 0, 'l'},
 		{"threads", required_argument, 0, 't'},     {"access-log", required_argument, 0, 'a'},
+		{"handler-threads", required_argument, 0, 'H'},
 		{"session-idle", required_argument, 0, 'i'}, {"session-max", required_argument, 0, 'm'},
 		{"secure-cookie", no_argument, 0, 'S'},     {"public-url", required_argument, 0, 'u'},
 		{"max-body", required_argument, 0, 'b'},    {"no-scheduler", no_argument, 0, 'N'},
@@ -115,6 +116,7 @@ int cmd_serve(int argc, char **argv)
 	memset(&app, 0, sizeof app);
 	app.cfg.addr = "127.0.0.1:8080";
 	app.cfg.threads = 8;
+	app.cfg.handler_threads = 64;
 	app.cfg.max_body = 64 * 1024;
 	app.cfg.session_idle_ms = 30 * 60 * 1000LL;
 	app.cfg.session_max_ms = 12 * 3600 * 1000LL;
@@ -135,6 +137,13 @@ int cmd_serve(int argc, char **argv)
 				fprintf(stderr, "yiqiban serve: --scheduler-interval must be 1 to 86400 seconds\n");
 				return 2;
 			}
+			break;
+		case 'H':
+			if (!parse_i64(optarg, &n) || n < 0 || n > 4096) {
+				fprintf(stderr, "yiqiban serve: --handler-threads must be 0 to 4096\n");
+				return 2;
+			}
+			app.cfg.handler_threads = (int)n;
 			break;
 		case 't':
 		case 'i':

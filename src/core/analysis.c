@@ -36,14 +36,209 @@ static struct key request_key(const struct request *r)
 	return k;
 }
 
-static int add(struct db *db, int64_t tenant, const char *source, const struct key *k,
-	       int delta, struct err *e)
+static int write_count(struct db *db, int64_t tenant, const char *source, int64_t day,
+		       int64_t grid, int64_t category, int64_t delta, struct err *e)
 {
 	return db_execf(db, e,
 			"INSERT INTO grid_stats (tenant_id, source, day, grid_id, category_id, n) "
 			"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, source, day, "
 			"grid_id, category_id) DO UPDATE SET n = grid_stats.n + excluded.n",
-			"itiiii", tenant, source, k->day, k->grid, k->category, (int64_t)delta);
+			"itiiii", tenant, source, day, grid, category, delta);
+}
+
+/*
+ * Deferred to the commit, as the rate counters are (request_stats.c): on a
+ * connection that defers (the pool's writer, a loader) a change appends its
+ * delta, and the deltas are summed by key and written just before COMMIT —
+ * one upsert per key of a batch instead of one per request. The log follows
+ * the savepoints (a job rolled back takes its deltas back; what was written
+ * inside a savepoint rolled back is pending again); outside savepoints a
+ * delta adds to the pending one of its key.
+ */
+struct gdelta {
+	int64_t tenant, day, grid, category, n;
+	const char *source; /* "request", "finding" (static) */
+};
+
+struct gmark {
+	size_t n, flushed;
+};
+
+struct glog {
+	struct gdelta *v;
+	size_t n, cap, flushed;   /* v[0..flushed) are written */
+	struct gmark *marks;      /* one per open savepoint */
+	size_t nmarks, capmarks;
+	uint32_t *slots;          /* outside savepoints: v by key (index + 1, 0 = empty) */
+	size_t nslots, nindexed;
+};
+
+static bool same_key(const struct gdelta *a, const struct gdelta *b)
+{
+	return a->tenant == b->tenant && a->day == b->day && a->grid == b->grid &&
+	       a->category == b->category && strcmp(a->source, b->source) == 0;
+}
+
+static void *glog_create(void)
+{
+	return xcalloc(1, sizeof(struct glog));
+}
+
+static void glog_free(void *p)
+{
+	struct glog *l = p;
+	if (l) {
+		free(l->v);
+		free(l->marks);
+		free(l->slots);
+	}
+	free(l);
+}
+
+static void glog_unindex(struct glog *l)
+{
+	if (l->nindexed)
+		memset(l->slots, 0, l->nslots * sizeof *l->slots);
+	l->nindexed = 0;
+}
+
+static void glog_savepoint(void *p)
+{
+	struct glog *l = p;
+	if (l->nmarks == l->capmarks) {
+		l->capmarks = l->capmarks ? 2 * l->capmarks : 8;
+		l->marks = xrealloc(l->marks, l->capmarks * sizeof *l->marks);
+	}
+	l->marks[l->nmarks++] = (struct gmark){l->n, l->flushed};
+}
+
+static void glog_release(void *p)
+{
+	struct glog *l = p;
+	if (l->nmarks)
+		l->nmarks--;
+}
+
+static void glog_rollback_to(void *p)
+{
+	struct glog *l = p;
+	if (l->nmarks) {
+		l->n = l->marks[l->nmarks - 1].n;
+		l->flushed = l->marks[l->nmarks - 1].flushed;
+	}
+}
+
+static void glog_reset(void *p)
+{
+	struct glog *l = p;
+	l->n = l->flushed = l->nmarks = 0;
+	glog_unindex(l);
+}
+
+static int cmp_gdelta(const void *pa, const void *pb)
+{
+	const struct gdelta *a = pa, *b = pb;
+	int64_t x[] = {a->tenant, a->day, a->grid, a->category};
+	int64_t y[] = {b->tenant, b->day, b->grid, b->category};
+	for (int i = 0; i < 4; i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	return strcmp(a->source, b->source);
+}
+
+/* Sum the pending deltas by key and write each sum (sorted in a copy: the marks index the log). */
+static int glog_flush(struct db *db, void *p, struct err *e)
+{
+	struct glog *l = p;
+	size_t n = l->n - l->flushed;
+	int rc = 0;
+	if (!n)
+		return 0;
+	struct gdelta *v = xmalloc(n * sizeof *v);
+	memcpy(v, l->v + l->flushed, n * sizeof *v);
+	qsort(v, n, sizeof *v, cmp_gdelta);
+	for (size_t i = 0, j; i < n && !rc; i = j) {
+		int64_t sum = v[i].n;
+		for (j = i + 1; j < n && same_key(&v[i], &v[j]); j++)
+			sum += v[j].n;
+		if (sum)
+			rc = write_count(db, v[i].tenant, v[i].source, v[i].day, v[i].grid,
+					 v[i].category, sum, e);
+	}
+	free(v);
+	if (!rc) {
+		l->flushed = l->n;
+		glog_unindex(l);
+		if (!l->nmarks)
+			l->n = l->flushed = 0;
+	}
+	return rc;
+}
+
+static const struct db_deferred_ops glog_ops = {
+	.create = glog_create,
+	.free = glog_free,
+	.savepoint = glog_savepoint,
+	.release = glog_release,
+	.rollback_to = glog_rollback_to,
+	.flush = glog_flush,
+	.reset = glog_reset,
+};
+
+#define GLOG_FLUSH_AT 32768 /* keys pending outside savepoints */
+
+static uint32_t *gslot(struct glog *l, const struct gdelta *x)
+{
+	uint64_t h = (uint64_t)x->tenant * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (uint64_t)x->day) * 0x100000001B3ULL;
+	h = (h ^ (uint64_t)x->grid) * 0x100000001B3ULL;
+	h = (h ^ (uint64_t)x->category) * 0x100000001B3ULL;
+	h = (h ^ (unsigned char)x->source[0]) * 0x100000001B3ULL;
+	size_t mask = l->nslots - 1;
+	for (size_t i = (h ^ h >> 29) & mask;; i = (i + 1) & mask)
+		if (!l->slots[i] || same_key(&l->v[l->slots[i] - 1], x))
+			return &l->slots[i];
+}
+
+static int glog_add(struct db *db, struct glog *l, const struct gdelta *x, struct err *e)
+{
+	if (!l->nmarks) {
+		if (2 * (l->nindexed + 1) > l->nslots) {
+			free(l->slots);
+			l->nslots = l->nslots ? 2 * l->nslots : 4096;
+			l->slots = xcalloc(l->nslots, sizeof *l->slots);
+			l->nindexed = 0;
+			for (size_t i = l->flushed; i < l->n; i++) {
+				*gslot(l, &l->v[i]) = (uint32_t)(i + 1);
+				l->nindexed++;
+			}
+		}
+		uint32_t *s = gslot(l, x);
+		if (*s) {
+			l->v[*s - 1].n += x->n;
+			return 0;
+		}
+		*s = (uint32_t)(l->n + 1);
+		l->nindexed++;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = *x;
+	if (l->nmarks || l->n - l->flushed < GLOG_FLUSH_AT)
+		return 0;
+	return glog_flush(db, l, e);
+}
+
+static int add(struct db *db, int64_t tenant, const char *source, const struct key *k,
+	       int delta, struct err *e)
+{
+	struct glog *l = db_deferred(db, &glog_ops);
+	if (!l)
+		return write_count(db, tenant, source, k->day, k->grid, k->category, delta, e);
+	struct gdelta x = {tenant, k->day, k->grid, k->category, delta, source};
+	return glog_add(db, l, &x, e);
 }
 
 int analysis_request_apply(struct db *db, const struct request *before,
@@ -146,7 +341,11 @@ static int rebuild(struct db *db, int64_t tenant_id, int src, int64_t *rows, str
 {
 	struct krow *v;
 	size_t n;
-	int rc = recount(db, tenant_id, src, &v, &n, e);
+	/* pending deltas first: the recount includes their rows */
+	int rc = db_flush_deferred(db, e);
+	if (rc)
+		return rc;
+	rc = recount(db, tenant_id, src, &v, &n, e);
 	if (rc)
 		return rc;
 	rc = db_execf(db, e, "DELETE FROM grid_stats WHERE tenant_id = $1 AND source = $2", "it",
@@ -184,7 +383,9 @@ static int check_source(struct db *db, int64_t tenant_id, int src, int64_t *ndif
 	struct krow *want, *have = NULL;
 	size_t nw, nh = 0, cap = 0;
 	struct db_stmt *st = NULL;
-	int rc = recount(db, tenant_id, src, &want, &nw, e);
+	int rc = db_flush_deferred(db, e);
+	if (!rc)
+		rc = recount(db, tenant_id, src, &want, &nw, e);
 	if (rc)
 		return rc;
 	rc = db_queryf(db, &st, e,

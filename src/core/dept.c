@@ -27,6 +27,7 @@
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/session.h"
 #include "db/db.h"
 #include "base/banned.h"
 
@@ -392,6 +393,9 @@ int dept_update(struct db *db, void *arg, struct err *e)
 	if (json_object_size(sum) == 0) /* nothing changes: no write, no audit row */
 		goto out;
 
+	/* sessions carry their user's department path */
+	if ((rc = session_changed(db, e)))
+		goto out;
 	rc = db_execf(db, e,
 		      "UPDATE departments SET code = $1, name = $2, sort = $3, active = $4, "
 		      "parent_id = NULLIF($5, 0), updated_at = $6 WHERE tenant_id = $7 AND id = $8",
@@ -438,6 +442,8 @@ int dept_delete(struct db *db, void *arg, struct err *e)
 			       "department '%s' still has %lld users", cur.name,
 			       (long long)cur.user_count);
 
+	if ((rc = session_changed(db, e)))
+		return rc;
 	rc = db_execf(db, e, "DELETE FROM departments WHERE tenant_id = $1 AND id = $2", "ii",
 		      w->tenant_id, cur.id);
 	if (rc == ERR_UNPROCESSABLE) /* a foreign key: some other record still names it */

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/util.h"
+#include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/creditcode.h"
 #include "core/grid.h"
@@ -718,6 +719,174 @@ int enterprise_create(struct db *db, void *arg, struct err *e)
 			       rec.credit_code, dup.id);
 	w->outcome = ENTERPRISE_CREATED;
 	return insert(db, w, &rec, e);
+}
+
+/* ---- bulk loading ---- */
+
+struct enterprise_loader {
+	struct db *db;
+	int64_t next_id;
+	struct db_bulk rows, tags;
+	uint64_t *codes;       /* hashes of the credit codes loaded (open addressing, 0 empty) */
+	size_t ncodes, capcodes;
+	struct db_index_set indexes; /* set aside while loading */
+};
+
+static uint64_t code_hash(const char *code)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *code; code++)
+		h = (h ^ (unsigned char)*code) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* Add the code's hash; false if it was there. */
+static bool codes_add(struct enterprise_loader *l, uint64_t h)
+{
+	if (2 * (l->ncodes + 1) > l->capcodes) {
+		size_t old = l->capcodes;
+		uint64_t *o = l->codes;
+		l->capcodes = old ? 2 * old : 1 << 16;
+		l->codes = xcalloc(l->capcodes, sizeof *l->codes);
+		for (size_t i = 0; i < old; i++)
+			if (o[i])
+				for (size_t k = o[i] & (l->capcodes - 1);; k = (k + 1) & (l->capcodes - 1))
+					if (!l->codes[k]) {
+						l->codes[k] = o[i];
+						break;
+					}
+		free(o);
+	}
+	for (size_t k = h & (l->capcodes - 1);; k = (k + 1) & (l->capcodes - 1)) {
+		if (l->codes[k] == h)
+			return false;
+		if (!l->codes[k]) {
+			l->codes[k] = h;
+			l->ncodes++;
+			return true;
+		}
+	}
+}
+
+int enterprise_loader_open(struct db *db, struct enterprise_loader **out, struct err *e)
+{
+	struct db_index_set aside = {0};
+	int64_t max = 0;
+	int rc = db_query_i64(db, &max, e, "SELECT COALESCE(MAX(id), 0) FROM enterprises", NULL);
+	*out = NULL;
+	if (!rc)
+		rc = db_indexes_drop(db, "enterprises", &aside, e);
+	if (!rc)
+		rc = db_indexes_drop(db, "enterprise_tags", &aside, e);
+	if (rc) {
+		db_indexes_restore(db, &aside, e); /* frees; the caller rolls back */
+		return rc;
+	}
+	struct enterprise_loader *l = xcalloc(1, sizeof *l);
+	l->indexes = aside;
+	l->db = db;
+	l->next_id = max + 1;
+	db_bulk_init(&l->rows, db,
+		     "enterprises (id, tenant_id, credit_code, credit_code_ok, name, kind, legal_rep, "
+		     "phone, address, lat, lon, industry_section, industry_division, size_class, "
+		     "registered_on, status, is_key, tags, checkin_secret, version, created_at, "
+		     "updated_at, grid_id)",
+		     23, 1000);
+	db_bulk_init(&l->tags, db, "enterprise_tags (tenant_id, enterprise_id, tag)", 3, 300);
+	*out = l;
+	return 0;
+}
+
+int enterprise_loader_add(struct enterprise_loader *l, struct enterprise_write *w,
+			  const char *checkin_secret, int64_t grid_id, struct err *e)
+{
+	struct enterprise rec;
+	int rc = enterprise_validate(&w->in, true, e);
+	if (rc)
+		return rc;
+	memset(&rec, 0, sizeof rec);
+	if ((rc = apply(&rec, &w->in, false, &w->credit_warning, e)))
+		return rc;
+	if (!codes_add(l, code_hash(rec.credit_code)))
+		return err_set(e, ERR_CONFLICT, "credit_code", "统一社会信用代码 %s 重复",
+			       "credit code %s repeated", rec.credit_code);
+	struct db_bulk *b = &l->rows;
+	w->id = l->next_id++;
+	db_bulk_int(b, w->id);
+	db_bulk_int(b, w->tenant_id);
+	db_bulk_text(b, rec.credit_code);
+	db_bulk_int(b, rec.credit_code_ok);
+	db_bulk_text(b, rec.name);
+	db_bulk_text(b, rec.kind);
+	db_bulk_text(b, rec.legal_rep);
+	db_bulk_text(b, rec.phone);
+	db_bulk_text(b, rec.address);
+	if (rec.has_location) {
+		db_bulk_double(b, rec.lat);
+		db_bulk_double(b, rec.lon);
+	} else {
+		db_bulk_null(b);
+		db_bulk_null(b);
+	}
+	db_bulk_text(b, rec.industry_section);
+	db_bulk_text(b, rec.industry_division);
+	db_bulk_text(b, rec.size_class);
+	db_bulk_text(b, rec.registered_on);
+	db_bulk_text(b, rec.status);
+	db_bulk_int(b, rec.is_key);
+	db_bulk_text(b, rec.tags);
+	db_bulk_text(b, checkin_secret);
+	db_bulk_int(b, 1);
+	db_bulk_int(b, w->now);
+	db_bulk_int(b, w->now);
+	if (grid_id)
+		db_bulk_int(b, grid_id);
+	else
+		db_bulk_null(b);
+	if ((rc = db_bulk_row(b, e)))
+		return rc;
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", rec.tags);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); !rc && t;
+	     t = strtok_r(NULL, ",", &save)) {
+		db_bulk_int(&l->tags, w->tenant_id);
+		db_bulk_int(&l->tags, w->id);
+		db_bulk_text(&l->tags, t);
+		rc = db_bulk_row(&l->tags, e);
+	}
+	/* full statements as they fill: the enterprises, then the tags of those written */
+	if (!rc && db_bulk_pending(b) >= (size_t)b->per_stmt &&
+	    !(rc = db_bulk_write(b, false, e)))
+		rc = db_bulk_write(&l->tags, false, e);
+	return rc;
+}
+
+int enterprise_loader_flush(struct enterprise_loader *l, struct err *e)
+{
+	int rc = db_bulk_write(&l->rows, true, e);
+	return rc ? rc : db_bulk_write(&l->tags, true, e);
+}
+
+int enterprise_loader_close(struct enterprise_loader *l, struct err *e)
+{
+	int rc = enterprise_loader_flush(l, e);
+	if (!rc)
+		rc = db_indexes_restore(l->db, &l->indexes, e);
+	enterprise_loader_free(l);
+	return rc;
+}
+
+void enterprise_loader_free(struct enterprise_loader *l)
+{
+	if (!l)
+		return;
+	db_bulk_release(&l->rows);
+	db_bulk_release(&l->tags);
+	free(l->codes);
+	for (size_t i = 0; i < l->indexes.n; i++)
+		free(l->indexes.sql[i]);
+	free(l->indexes.sql);
+	free(l);
 }
 
 int enterprise_update(struct db *db, void *arg, struct err *e)

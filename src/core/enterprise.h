@@ -95,6 +95,29 @@ struct enterprise_write {
 
 /* Write job bodies (arg = struct enterprise_write *). Duplicate code: ERR_CONFLICT "credit_code". */
 int enterprise_create(struct db *db, void *arg, struct err *e);
+/*
+ * Bulk loading (a generated market, `yiqiban gen`): records validated and
+ * normalised as enterprise_create does, with their tag index, but no
+ * version rows and no audit rows, written by multi-row INSERTs (db_bulk)
+ * with ids the loader assigns — it must be the only writer of enterprises
+ * while it runs, and the table must not hold the credit codes it loads. The
+ * indexes of enterprises and their tags are set aside while it loads and
+ * built again by enterprise_loader_close. Flush before every COMMIT; close in
+ * the last transaction.
+ */
+struct enterprise_loader;
+/* Inside a transaction. */
+int enterprise_loader_open(struct db *db, struct enterprise_loader **out, struct err *e);
+/* Queue w->in (w->tenant_id, w->now); w->id gets the id. ERR_CONFLICT for a credit code
+ * this loader has seen; checkin_secret and grid_id (0: not placed) are the caller's. */
+int enterprise_loader_add(struct enterprise_loader *l, struct enterprise_write *w,
+			  const char *checkin_secret, int64_t grid_id, struct err *e);
+int enterprise_loader_flush(struct enterprise_loader *l, struct err *e);
+/* Flush, build the indexes again (inside a transaction) and free. */
+int enterprise_loader_close(struct enterprise_loader *l, struct err *e);
+/* Free after a failure: what was not flushed is dropped, the indexes are not built again
+ * (the load is to be thrown away). NULL is a no-op. */
+void enterprise_loader_free(struct enterprise_loader *l);
 int enterprise_update(struct db *db, void *arg, struct err *e);
 /* Create, or update the enterprise with the same credit code; unchanged data writes nothing. */
 int enterprise_upsert(struct db *db, void *arg, struct err *e);

@@ -24,6 +24,7 @@
 #include "core/analysis.h"
 #include "core/audit.h"
 #include "core/request.h"
+#include "core/session.h"
 #include "core/workcal.h"
 #include "db/db.h"
 #include "base/banned.h"
@@ -1013,7 +1014,8 @@ int grid_delete(struct db *db, void *arg, struct err *e)
 	if (kids)
 		return err_set(e, ERR_CONFLICT, "id", "该网格下还有 %" PRId64 " 个下级网格，请先删除下级网格",
 			       "the grid still has %" PRId64 " child grids; delete them first", kids);
-	if ((rc = db_execf(db, e, "UPDATE users SET grid_id = NULL WHERE tenant_id = $1 AND grid_id = $2",
+	if ((rc = session_changed(db, e)) || /* sessions carry their user's grid */
+	    (rc = db_execf(db, e, "UPDATE users SET grid_id = NULL WHERE tenant_id = $1 AND grid_id = $2",
 			   "ii", w->tenant_id, w->id)) ||
 	    (rc = db_execf(db, e, "UPDATE enterprises SET grid_id = NULL WHERE tenant_id = $1 AND grid_id = $2",
 			   "ii", w->tenant_id, w->id)) ||
@@ -1057,7 +1059,8 @@ int grid_assign(struct db *db, void *arg, struct err *e)
 	if (!n)
 		return err_set(e, ERR_UNPROCESSABLE, "user_id", "只有网格员可以分配到网格",
 			       "only grid workers can be assigned to grids");
-	if ((rc = db_execf(db, e, "UPDATE users SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
+	if ((rc = session_changed(db, e)) || /* sessions carry their user's grid */
+	    (rc = db_execf(db, e, "UPDATE users SET grid_id = $1 WHERE tenant_id = $2 AND id = $3",
 			   "Iii", w->grid_id, w->tenant_id, w->user_id)))
 		return rc;
 	json_t *sum = json_pack("{s:I,s:o}", "user_id", (json_int_t)w->user_id, "grid_id",

@@ -607,9 +607,197 @@ int request_create(struct db *db, void *arg, struct err *e)
 		if (!rc) /* webhooks hear of it in this same transaction */
 			rc = jobs_on_request_event(db, c->tenant_id, c->id, &n, "submit", RS__COUNT,
 						   c->now, e);
-		request_release(&n);
+		if (!rc && c->row) {
+			request_release(c->row);
+			*c->row = n; /* handed over: the caller need not read it again */
+		} else
+			request_release(&n);
 	}
 	return rc;
+}
+
+/* ---- bulk loading ---- */
+
+struct request_loader {
+	struct db *db;
+	int64_t next_id;
+	struct db_bulk rows, events, apps;
+	struct db_index_set indexes; /* set aside while loading */
+};
+
+int request_loader_open(struct db *db, struct request_loader **out, struct err *e)
+{
+	struct db_index_set aside = {0};
+	int64_t max = 0;
+	int rc = db_query_i64(db, &max, e, "SELECT COALESCE(MAX(id), 0) FROM requests", NULL);
+	*out = NULL;
+	/* the requests' indexes are built again at the end; the events' one stays: it is in
+	 * request order, so rows only append to it, and building it would read every event */
+	if (!rc)
+		rc = db_indexes_drop(db, "requests", &aside, e);
+	if (rc) {
+		db_indexes_restore(db, &aside, e); /* frees; the caller rolls back */
+		return rc;
+	}
+	struct request_loader *l = xcalloc(1, sizeof *l);
+	l->db = db;
+	l->next_id = max + 1;
+	db_bulk_init(&l->rows, db,
+		     "requests (id, tenant_id, number, channel, req_type, category_id, enterprise_id, "
+		     "contact_name, contact_phone, title, content, address, lat, lon, grid_id, "
+		     "urgency, state, paused_from, department_id, handler_id, created_by, master_id, "
+		     "reopen_count, supervision_level, received_at, dispatched_at, signed_at, "
+		     "replied_at, closed_at, sign_due_at, handle_due_at, visit_due_at, paused_at, "
+		     "paused_ms, extended_days, rating_solved, rating, rating_comment, "
+		     "closed_on_time, version, created_at, updated_at, clock_from)",
+		     43, 100);
+	db_bulk_init(&l->events, db,
+		     "request_events (tenant_id, request_id, at, actor_id, actor_name, action, "
+		     "from_state, to_state, public_note, internal_note, data)",
+		     11, 250);
+	db_bulk_init(&l->apps, db,
+		     "request_applications (tenant_id, request_id, kind, days, reason, "
+		     "applicant_id, applied_at, status, decided_by, decided_at, decision_note)",
+		     11, 50);
+	l->indexes = aside;
+	*out = l;
+	return 0;
+}
+
+static void bulk_opt_id(struct db_bulk *b, int64_t v)
+{
+	if (v)
+		db_bulk_int(b, v);
+	else
+		db_bulk_null(b);
+}
+
+int request_loader_add(struct request_loader *l, struct request *r,
+		       const struct request_event *ev, size_t nev,
+		       const struct request_application *apps, size_t napps, struct err *e)
+{
+	struct db_bulk *b = &l->rows;
+	int rc;
+
+	r->id = l->next_id++;
+	db_bulk_int(b, r->id);
+	db_bulk_int(b, r->tenant_id);
+	db_bulk_text(b, r->number);
+	db_bulk_text(b, r->channel);
+	db_bulk_text(b, r->req_type);
+	bulk_opt_id(b, r->category_id);
+	bulk_opt_id(b, r->enterprise_id);
+	db_bulk_text(b, r->contact_name);
+	db_bulk_text(b, r->contact_phone);
+	db_bulk_text(b, r->title);
+	db_bulk_text(b, r->content ? r->content : "");
+	db_bulk_text(b, r->address);
+	if (r->has_location) {
+		db_bulk_double(b, r->lat);
+		db_bulk_double(b, r->lon);
+	} else {
+		db_bulk_null(b);
+		db_bulk_null(b);
+	}
+	bulk_opt_id(b, r->grid_id);
+	db_bulk_text(b, r->urgency);
+	db_bulk_text(b, req_state_name(r->state));
+	db_bulk_text(b, r->state == RS_PAUSED ? req_state_name(r->paused_from) : "");
+	bulk_opt_id(b, r->department_id);
+	bulk_opt_id(b, r->handler_id);
+	db_bulk_int(b, r->created_by);
+	bulk_opt_id(b, r->master_id);
+	db_bulk_int(b, r->reopen_count);
+	db_bulk_int(b, r->supervision_level);
+	int64_t times[] = {r->received_at, r->dispatched_at, r->signed_at, r->replied_at,
+			   r->closed_at, r->sign_due_at, r->handle_due_at, r->visit_due_at,
+			   r->paused_at, r->paused_ms, r->extended_days};
+	for (size_t i = 0; i < ARRAY_SIZE(times); i++)
+		db_bulk_int(b, times[i]);
+	if (r->rating_solved >= 0)
+		db_bulk_int(b, r->rating_solved);
+	else
+		db_bulk_null(b);
+	db_bulk_text(b, r->rating);
+	db_bulk_text(b, r->rating_comment);
+	if (r->closed_on_time >= 0)
+		db_bulk_int(b, r->closed_on_time);
+	else
+		db_bulk_null(b);
+	db_bulk_int(b, r->version);
+	db_bulk_int(b, r->created_at);
+	db_bulk_int(b, r->updated_at);
+	db_bulk_int(b, r->clock_from);
+	if ((rc = db_bulk_row(b, e)))
+		return rc;
+	for (size_t i = 0; i < nev; i++) {
+		const struct request_event *v = &ev[i];
+		db_bulk_int(&l->events, r->tenant_id);
+		db_bulk_int(&l->events, r->id);
+		db_bulk_int(&l->events, v->at);
+		db_bulk_int(&l->events, v->actor_id);
+		db_bulk_text(&l->events, v->actor_name ? v->actor_name : "");
+		db_bulk_text(&l->events, v->action);
+		db_bulk_text(&l->events, v->from_state ? v->from_state : "");
+		db_bulk_text(&l->events, v->to_state ? v->to_state : "");
+		db_bulk_text(&l->events, v->public_note ? v->public_note : "");
+		db_bulk_text(&l->events, v->internal_note ? v->internal_note : "");
+		db_bulk_text(&l->events, v->data ? v->data : "{}");
+		if ((rc = db_bulk_row(&l->events, e)))
+			return rc;
+	}
+	for (size_t i = 0; i < napps; i++) {
+		const struct request_application *a = &apps[i];
+		db_bulk_int(&l->apps, r->tenant_id);
+		db_bulk_int(&l->apps, r->id);
+		db_bulk_text(&l->apps, a->kind);
+		db_bulk_int(&l->apps, a->days);
+		db_bulk_text(&l->apps, a->reason ? a->reason : "");
+		db_bulk_int(&l->apps, a->applicant_id);
+		db_bulk_int(&l->apps, a->applied_at);
+		db_bulk_text(&l->apps, a->status ? a->status : "pending");
+		db_bulk_int(&l->apps, a->decided_by);
+		db_bulk_int(&l->apps, a->decided_at);
+		db_bulk_text(&l->apps, a->decision_note ? a->decision_note : "");
+		if ((rc = db_bulk_row(&l->apps, e)))
+			return rc;
+	}
+	/* full statements as they fill: the requests, then the rows of those written */
+	if (db_bulk_pending(b) >= (size_t)b->per_stmt &&
+	    ((rc = db_bulk_write(b, false, e)) || (rc = db_bulk_write(&l->events, false, e)) ||
+	     (rc = db_bulk_write(&l->apps, false, e))))
+		return rc;
+	return request_stats_apply(l->db, NULL, r, e);
+}
+
+int request_loader_flush(struct request_loader *l, struct err *e)
+{
+	int rc = db_bulk_write(&l->rows, true, e);
+	if (!rc)
+		rc = db_bulk_write(&l->events, true, e);
+	return rc ? rc : db_bulk_write(&l->apps, true, e);
+}
+
+int request_loader_close(struct request_loader *l, struct err *e)
+{
+	int rc = request_loader_flush(l, e);
+	if (!rc)
+		rc = db_indexes_restore(l->db, &l->indexes, e);
+	request_loader_free(l);
+	return rc;
+}
+
+void request_loader_free(struct request_loader *l)
+{
+	if (!l)
+		return;
+	db_bulk_release(&l->rows);
+	db_bulk_release(&l->events);
+	db_bulk_release(&l->apps);
+	for (size_t i = 0; i < l->indexes.n; i++)
+		free(l->indexes.sql[i]);
+	free(l->indexes.sql);
+	free(l);
 }
 
 int request_set_grid(struct db *db, int64_t tenant_id, int64_t id, int64_t grid_id,

@@ -306,9 +306,10 @@ static int run_args(struct db *db, const char *q, const struct db_args *a, struc
 	"tenant_id = $1 AND dim = $2 AND day = $3 AND department_id = $4 AND key_id = $5 AND " \
 	"key_code = $6"
 
-/* Add sign × the counters d to the row of k in table t. */
+/* Add sign × the counters d to the row of k in table t; with may_empty, delete the row if
+ * it has become empty. */
 static int add_counts(struct db *db, int t, int64_t tenant, const struct stats_row *k,
-		      const int64_t *d, int sign, struct err *e)
+		      const int64_t *d, int sign, bool may_empty, struct err *e)
 {
 	struct db_args a = {0};
 	bool any = false;
@@ -320,7 +321,7 @@ static int add_counts(struct db *db, int t, int64_t tenant, const struct stats_r
 	if (!any)
 		return 0;
 	int rc = run_args(db, sql.upsert[t], &a, e);
-	if (!rc && sign < 0 && d[SC_RECEIVED]) {
+	if (!rc && may_empty) {
 		/* the request left this row: drop the row if it is now empty */
 		struct db_args ka = {0};
 		key_args(&ka, tenant, k);
@@ -333,19 +334,20 @@ static int add_counts(struct db *db, int t, int64_t tenant, const struct stats_r
 	return rc;
 }
 
-static int add_open(struct db *db, int64_t tenant, const struct stats_row *row, int sign,
+/* Add n to the open count of row's key and due day (deleting the row when it reaches 0). */
+static int add_open(struct db *db, int64_t tenant, const struct stats_row *row, int64_t n,
 		    struct err *e)
 {
 	struct db_args a = {0};
 	key_args(&a, tenant, row);
 	db_args_int(&a, row->due_day);
-	db_args_int(&a, sign);
+	db_args_int(&a, n);
 	int rc = run_args(db,
 			  "INSERT INTO request_stats_open (" KEY_COLS ", due_day, open_count) VALUES "
 			  "($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (" KEY_COLS ", due_day) "
 			  "DO UPDATE SET open_count = request_stats_open.open_count + excluded.open_count",
 			  &a, e);
-	if (!rc && sign < 0) {
+	if (!rc && n < 0) {
 		struct db_args k = {0};
 		key_args(&k, tenant, row);
 		db_args_int(&k, row->due_day);
@@ -357,26 +359,305 @@ static int add_open(struct db *db, int64_t tenant, const struct stats_row *row, 
 	return rc;
 }
 
+/*
+ * ---- deferring to the end of the batch ----
+ *
+ * On the pool's writer (db_deferred), a step does not touch the counter
+ * tables: it appends its deltas to a log, and the log is summed by key and
+ * written once per transaction, just before the COMMIT — a batch of new
+ * requests of one day adds to the same few rows, so ten upserts per request
+ * become ten per batch. The log follows the transaction's savepoints: a job
+ * rolled back to its savepoint drops what it appended, and entries flushed
+ * inside a savepoint that is rolled back are pending again (the database has
+ * undone their upserts). Elsewhere (tests, one-off tools) deltas are written
+ * at once.
+ */
+
+enum { T_OPEN = 2 }; /* a delta of request_stats_open (T_DAY, T_MONTH: the counter tables) */
+
+struct delta {
+	int t;                 /* T_DAY, T_MONTH or T_OPEN */
+	int64_t tenant;
+	struct stats_row k;    /* key; counters in k.c (T_DAY, T_MONTH), due_day + open_count (T_OPEN) */
+};
+
+struct delta_mark {
+	size_t n, flushed;
+};
+
+struct delta_log {
+	struct delta *v;
+	size_t n, cap;
+	size_t flushed;        /* v[0..flushed) are in the tables */
+	struct delta_mark *marks; /* one per open savepoint */
+	size_t nmarks, capmarks;
+	/* outside savepoints: v[] by key, so a delta adds to the pending one of its key
+	 * (open addressing; entry index + 1, 0 = empty) */
+	uint32_t *slots;
+	size_t nslots, nindexed;
+};
+
+static void *log_create(void)
+{
+	return xcalloc(1, sizeof(struct delta_log));
+}
+
+static void log_free(void *p)
+{
+	struct delta_log *l = p;
+	if (!l)
+		return;
+	free(l->v);
+	free(l->marks);
+	free(l->slots);
+	free(l);
+}
+
+static void index_clear(struct delta_log *l)
+{
+	if (l->nindexed)
+		memset(l->slots, 0, l->nslots * sizeof *l->slots);
+	l->nindexed = 0;
+}
+
+static void log_savepoint(void *p)
+{
+	struct delta_log *l = p;
+	if (l->nmarks == l->capmarks) {
+		l->capmarks = l->capmarks ? 2 * l->capmarks : 8;
+		l->marks = xrealloc(l->marks, l->capmarks * sizeof *l->marks);
+	}
+	l->marks[l->nmarks++] = (struct delta_mark){l->n, l->flushed};
+}
+
+static void log_release(void *p)
+{
+	struct delta_log *l = p;
+	if (l->nmarks)
+		l->nmarks--;
+}
+
+static void log_rollback_to(void *p)
+{
+	struct delta_log *l = p;
+	if (!l->nmarks)
+		return;
+	l->n = l->marks[l->nmarks - 1].n;
+	l->flushed = l->marks[l->nmarks - 1].flushed;
+}
+
+static void log_reset(void *p)
+{
+	struct delta_log *l = p;
+	l->n = l->flushed = l->nmarks = 0;
+	index_clear(l);
+}
+
+static int cmp_delta(const void *pa, const void *pb)
+{
+	const struct delta *a = pa, *b = pb;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	if (a->tenant != b->tenant)
+		return a->tenant < b->tenant ? -1 : 1;
+	if (a->k.dim != b->k.dim)
+		return a->k.dim < b->k.dim ? -1 : 1;
+	if (a->k.day != b->k.day)
+		return a->k.day < b->k.day ? -1 : 1;
+	if (a->k.department_id != b->k.department_id)
+		return a->k.department_id < b->k.department_id ? -1 : 1;
+	if (a->k.key_id != b->k.key_id)
+		return a->k.key_id < b->k.key_id ? -1 : 1;
+	if (a->t == T_OPEN && a->k.due_day != b->k.due_day)
+		return a->k.due_day < b->k.due_day ? -1 : 1;
+	return strcmp(a->k.key_code, b->k.key_code);
+}
+
+static int write_delta(struct db *db, const struct delta *d, struct err *e);
+
+/* Sum the pending deltas by key and write each sum. */
+static int log_flush(struct db *db, void *p, struct err *e)
+{
+	struct delta_log *l = p;
+	size_t n = l->n - l->flushed, i, j;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	/* sorted in a copy: the log keeps its order, which the savepoint marks index */
+	struct delta *v = xmalloc(n * sizeof *v);
+	memcpy(v, l->v + l->flushed, n * sizeof *v);
+	qsort(v, n, sizeof *v, cmp_delta);
+	for (i = 0; i < n && !rc; i = j) {
+		struct delta sum = v[i];
+		for (j = i + 1; j < n && cmp_delta(&v[i], &v[j]) == 0; j++) {
+			for (int c = 0; c < SC__COUNT; c++)
+				sum.k.c[c] += v[j].k.c[c];
+			sum.k.open_count += v[j].k.open_count;
+		}
+		rc = write_delta(db, &sum, e);
+	}
+	free(v);
+	if (!rc) {
+		l->flushed = l->n;
+		index_clear(l); /* what is flushed takes no more deltas */
+		if (!l->nmarks) /* and no savepoint will ask for it back */
+			l->n = l->flushed = 0;
+	}
+	return rc;
+}
+
+static const struct db_deferred_ops log_ops = {
+	.create = log_create,
+	.free = log_free,
+	.savepoint = log_savepoint,
+	.release = log_release,
+	.rollback_to = log_rollback_to,
+	.flush = log_flush,
+	.reset = log_reset,
+};
+
+/* Write one delta to its table now. */
+static int write_delta(struct db *db, const struct delta *d, struct err *e)
+{
+	if (d->t == T_OPEN) {
+		if (d->k.open_count == 0)
+			return 0;
+		return add_open(db, d->tenant, &d->k, d->k.open_count, e);
+	}
+	/* a negative number of requests received: some left the row, which may now be empty */
+	return add_counts(db, d->t, d->tenant, &d->k, d->k.c, 1, d->k.c[SC_RECEIVED] < 0, e);
+}
+
+/*
+ * Append a delta to the log. Outside savepoints (a loader's long transaction)
+ * a delta adds to the pending one of its key, and the log is flushed and
+ * emptied when it holds LOG_FLUSH_AT keys; inside them it keeps every delta
+ * until the transaction ends, as the savepoint marks index it.
+ */
+#define LOG_FLUSH_AT 32768
+
+static uint64_t delta_hash(const struct delta *d)
+{
+	uint64_t h = (uint64_t)d->t * 0x9E3779B97F4A7C15ULL;
+	int64_t parts[] = {d->tenant, d->k.dim, d->k.day, d->k.department_id, d->k.key_id,
+			   d->t == T_OPEN ? d->k.due_day : 0};
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+		h = (h ^ (uint64_t)parts[i]) * 0x100000001B3ULL;
+	for (const char *c = d->k.key_code; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001B3ULL;
+	return h ^ (h >> 29);
+}
+
+/* The slot of x's key: holding its entry, or empty. */
+static uint32_t *index_slot(struct delta_log *l, const struct delta *x)
+{
+	size_t mask = l->nslots - 1;
+	for (size_t i = delta_hash(x) & mask;; i = (i + 1) & mask) {
+		uint32_t *s = &l->slots[i];
+		if (!*s || cmp_delta(&l->v[*s - 1], x) == 0)
+			return s;
+	}
+}
+
+static void index_grow(struct delta_log *l)
+{
+	size_t old = l->nslots;
+	l->nslots = old ? 2 * old : 4096;
+	free(l->slots);
+	l->slots = xcalloc(l->nslots, sizeof *l->slots);
+	l->nindexed = 0;
+	for (size_t i = l->flushed; i < l->n; i++) { /* entries are unique by key here */
+		*index_slot(l, &l->v[i]) = (uint32_t)(i + 1);
+		l->nindexed++;
+	}
+}
+
+static int log_append(struct db *db, struct delta_log *l, const struct delta *x, struct err *e)
+{
+	if (!l->nmarks) {
+		/* no savepoint can take it back: add to the pending delta of the same key */
+		if (2 * (l->nindexed + 1) > l->nslots)
+			index_grow(l);
+		uint32_t *s = index_slot(l, x);
+		if (*s) {
+			struct delta *d = &l->v[*s - 1];
+			for (int c = 0; c < SC__COUNT; c++)
+				d->k.c[c] += x->k.c[c];
+			d->k.open_count += x->k.open_count;
+			return 0;
+		}
+		*s = (uint32_t)(l->n + 1);
+		l->nindexed++;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = *x;
+	if (l->nmarks || l->n - l->flushed < LOG_FLUSH_AT)
+		return 0;
+	return log_flush(db, l, e);
+}
+
+/* Add sign × the counters d to the row of k in table t: now, or at the end of the batch. */
+static int put_counts(struct db *db, struct delta_log *l, int t, int64_t tenant,
+		      const struct stats_row *k, const int64_t *d, int sign, struct err *e)
+{
+	struct delta x;
+	bool any = false;
+	memset(&x, 0, sizeof x);
+	x.t = t;
+	x.tenant = tenant;
+	x.k.dim = k->dim;
+	x.k.day = k->day;
+	x.k.department_id = k->department_id;
+	x.k.key_id = k->key_id;
+	memcpy(x.k.key_code, k->key_code, sizeof x.k.key_code);
+	for (int i = 0; i < SC__COUNT; i++) {
+		x.k.c[i] = sign * d[i];
+		any = any || d[i];
+	}
+	if (!any)
+		return 0;
+	return l ? log_append(db, l, &x, e) : write_delta(db, &x, e);
+}
+
+/* Add sign to the open count of row's key and due day: now, or at the end of the batch. */
+static int put_open(struct db *db, struct delta_log *l, int64_t tenant, const struct stats_row *row,
+		    int sign, struct err *e)
+{
+	static const int64_t zero[SC__COUNT];
+	struct delta x;
+	memset(&x, 0, sizeof x);
+	x.t = T_OPEN;
+	x.tenant = tenant;
+	x.k = *row;
+	memcpy(x.k.c, zero, sizeof x.k.c);
+	x.k.open_count = sign;
+	return l ? log_append(db, l, &x, e) : write_delta(db, &x, e);
+}
+
 /* The counters of one cube in table t: from row a (NULL: none) to row b. */
-static int move_counts(struct db *db, int t, int64_t tenant, const struct stats_row *a,
-		       const struct stats_row *b, struct err *e)
+static int move_counts(struct db *db, struct delta_log *l, int t, int64_t tenant,
+		       const struct stats_row *a, const struct stats_row *b, struct err *e)
 {
 	if (a && same_key(a, b)) {
 		int64_t d[SC__COUNT];
 		for (int i = 0; i < SC__COUNT; i++)
 			d[i] = b->c[i] - a->c[i];
-		return add_counts(db, t, tenant, b, d, 1, e);
+		return put_counts(db, l, t, tenant, b, d, 1, e);
 	}
-	int rc = a ? add_counts(db, t, tenant, a, a->c, -1, e) : 0;
-	return rc ? rc : add_counts(db, t, tenant, b, b->c, 1, e);
+	int rc = a ? put_counts(db, l, t, tenant, a, a->c, -1, e) : 0;
+	return rc ? rc : put_counts(db, l, t, tenant, b, b->c, 1, e);
 }
 
 /* One cube: from row a (NULL: none) to row b, by day, by month, and open. */
-static int apply_row(struct db *db, int64_t tenant, const struct stats_row *a,
+static int apply_row(struct db *db, struct delta_log *l, int64_t tenant, const struct stats_row *a,
 		     const struct stats_row *b, struct err *e)
 {
 	struct stats_row am, bm;
-	int rc = move_counts(db, T_DAY, tenant, a, b, e);
+	int rc = move_counts(db, l, T_DAY, tenant, a, b, e);
 	if (rc)
 		return rc;
 	if (a) {
@@ -385,19 +666,20 @@ static int apply_row(struct db *db, int64_t tenant, const struct stats_row *a,
 	}
 	bm = *b;
 	bm.day = month_start(b->day);
-	if ((rc = move_counts(db, T_MONTH, tenant, a ? &am : NULL, &bm, e)))
+	if ((rc = move_counts(db, l, T_MONTH, tenant, a ? &am : NULL, &bm, e)))
 		return rc;
 	if (a && same_key(a, b) && a->due_day == b->due_day)
 		return 0;
-	if (a && a->due_day >= 0 && (rc = add_open(db, tenant, a, -1, e)))
+	if (a && a->due_day >= 0 && (rc = put_open(db, l, tenant, a, -1, e)))
 		return rc;
-	return b->due_day >= 0 ? add_open(db, tenant, b, 1, e) : 0;
+	return b->due_day >= 0 ? put_open(db, l, tenant, b, 1, e) : 0;
 }
 
 int request_stats_apply(struct db *db, const struct request *before, const struct request *after,
 			struct err *e)
 {
 	struct stats_row a[STATS_CUBES], b[STATS_CUBES];
+	struct delta_log *l = db_deferred(db, &log_ops);
 	int rc = 0;
 
 	pthread_once(&sql_once, build_sql);
@@ -405,7 +687,7 @@ int request_stats_apply(struct db *db, const struct request *before, const struc
 	if (before)
 		request_stats_contrib(before, a);
 	for (int k = 0; !rc && k < STATS_CUBES; k++)
-		rc = apply_row(db, after->tenant_id, before ? &a[k] : NULL, &b[k], e);
+		rc = apply_row(db, l, after->tenant_id, before ? &a[k] : NULL, &b[k], e);
 	if (!rc) /* and the grid x category counts of the analysis (研判) */
 		rc = analysis_request_apply(db, before, after, e);
 	return rc;
@@ -468,7 +750,7 @@ static int insert_month(const struct stats_row *m, void *ctx)
 {
 	struct month_insert *x = ctx;
 	x->rows++;
-	return add_counts(x->db, T_MONTH, x->tenant, m, m->c, 1, x->e);
+	return add_counts(x->db, T_MONTH, x->tenant, m, m->c, 1, false, x->e);
 }
 
 int request_stats_rebuild(struct db *db, void *arg, struct err *e)
@@ -479,7 +761,9 @@ int request_stats_rebuild(struct db *db, void *arg, struct err *e)
 
 	pthread_once(&sql_once, build_sql);
 	buf_init(&q, 0);
-	if ((rc = db_execf(db, e, "DELETE FROM request_stats WHERE tenant_id = $1", "i",
+	/* earlier jobs' pending deltas first: the recount below includes their requests */
+	if ((rc = db_flush_deferred(db, e)) ||
+	    (rc = db_execf(db, e, "DELETE FROM request_stats WHERE tenant_id = $1", "i",
 			   r->tenant_id)) ||
 	    (rc = db_execf(db, e, "DELETE FROM request_stats_month WHERE tenant_id = $1", "i",
 			   r->tenant_id)) ||
@@ -657,7 +941,8 @@ int request_stats_check(struct db *db, int64_t tenant_id,
 	int rc;
 	pthread_once(&sql_once, build_sql);
 	*ndiff = 0;
-	if ((rc = differ(db, tenant_id, "request_stats", false, sql.stored, sql.cubes, each, ctx,
+	if ((rc = db_flush_deferred(db, e)) ||
+	    (rc = differ(db, tenant_id, "request_stats", false, sql.stored, sql.cubes, each, ctx,
 			 ndiff, e)) ||
 	    (rc = differ(db, tenant_id, "request_stats_open", true, sql.open_stored, sql.open_cubes,
 			 each, ctx, ndiff, e)) ||

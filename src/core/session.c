@@ -1,9 +1,30 @@
 /*
  * session.c — login steps, sessions and API tokens (see session.h).
+ *
+ * Every request names its session, so session_lookup answers from a small
+ * in-process cache of recent successful lookups (token hash -> what the
+ * lookup returned, plus the times the timeouts need): no JOIN of sessions,
+ * users, departments and grids and no roles query for a known session, only
+ * one read of a one-row counter. A cached answer is used only while
+ *   - the counter auth_epoch (sql/019) is what it was before the answer was
+ *     read: session_changed() adds one in the transaction of every change
+ *     that could alter an answer (logout, revocation, a user's roles,
+ *     status, department, grid, password or binding, a department or grid
+ *     moved), in this process or another (the CLI);
+ *   - no such change has committed in this process since (a generation,
+ *     bumped after the commit: the same, without a read for the writer's own
+ *     changes), and
+ *   - it is younger than CACHE_TRUST_MS, which bounds how long an edit of
+ *     the tables that bypasses session_changed (by hand) takes to be seen;
+ * and the expiry, absolute and idle timeouts are checked on every use
+ * against the cached times, the idle clock kept current by session_seen().
+ * Only successful lookups are cached; failures always ask the database.
  */
 #include "core/session.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -18,6 +39,122 @@
 static void token_hash(const char *token, char out[65])
 {
 	sha256_hex(token, strlen(token), out);
+}
+
+/* ---- the cache ---- */
+
+#define CACHE_SLOTS 4096       /* direct-mapped by token hash, a power of two */
+#define CACHE_LOCKS 64         /* slot i is guarded by lock i % CACHE_LOCKS */
+#define CACHE_TRUST_MS 2000
+
+struct cached {
+	bool used;
+	char hash[65];             /* the token's SHA-256, hex */
+	uint64_t generation;       /* of changes, read before the database was */
+	int64_t epoch;             /* auth_epoch.n, read before the database was */
+	int64_t read_ns;           /* when (monotonic) */
+	int64_t created_at, expires_at;
+	struct session_info info;  /* last_seen_at kept current by session_seen */
+};
+
+static atomic_uint_fast64_t generation;
+static struct cached cache[CACHE_SLOTS];
+static pthread_mutex_t cache_mu[CACHE_LOCKS];
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_init(void)
+{
+	for (int i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_init(&cache_mu[i], NULL);
+}
+
+static size_t slot_of(const char *hash)
+{
+	size_t v = 0;
+	for (int i = 0; i < 8; i++) /* hex digits of a SHA-256: uniform */
+		v = v << 4 | (size_t)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return v & (CACHE_SLOTS - 1);
+}
+
+/* The cached answer for hash into *out, with its times; false if none usable. */
+static bool cache_get(const char *hash, int64_t epoch, struct session_info *out,
+		      int64_t *created, int64_t *expires)
+{
+	size_t i = slot_of(hash);
+	bool hit = false;
+	int64_t t = mono_ns();
+	uint64_t gen = atomic_load(&generation);
+
+	pthread_once(&cache_once, cache_init);
+	pthread_mutex_lock(&cache_mu[i % CACHE_LOCKS]);
+	struct cached *c = &cache[i];
+	if (c->used && c->generation == gen && c->epoch == epoch &&
+	    t - c->read_ns < CACHE_TRUST_MS * 1000000LL && strcmp(c->hash, hash) == 0) {
+		*out = c->info;
+		*created = c->created_at;
+		*expires = c->expires_at;
+		hit = true;
+	}
+	pthread_mutex_unlock(&cache_mu[i % CACHE_LOCKS]);
+	return hit;
+}
+
+/* Keep an answer read from the database when generation gen and epoch were current. */
+static void cache_put(const char *hash, const struct session_info *si, int64_t created,
+		      int64_t expires, uint64_t gen, int64_t epoch, int64_t read_ns)
+{
+	size_t i = slot_of(hash);
+
+	pthread_once(&cache_once, cache_init);
+	pthread_mutex_lock(&cache_mu[i % CACHE_LOCKS]);
+	struct cached *c = &cache[i];
+	c->used = true;
+	memcpy(c->hash, hash, sizeof c->hash);
+	c->generation = gen;
+	c->epoch = epoch;
+	c->read_ns = read_ns;
+	c->created_at = created;
+	c->expires_at = expires;
+	c->info = *si;
+	pthread_mutex_unlock(&cache_mu[i % CACHE_LOCKS]);
+}
+
+void session_seen(const struct session_info *si, int64_t now)
+{
+	size_t i = slot_of(si->token_hash);
+
+	pthread_once(&cache_once, cache_init);
+	pthread_mutex_lock(&cache_mu[i % CACHE_LOCKS]);
+	struct cached *c = &cache[i];
+	if (c->used && strcmp(c->hash, si->token_hash) == 0 && c->info.last_seen_at < now)
+		c->info.last_seen_at = now;
+	pthread_mutex_unlock(&cache_mu[i % CACHE_LOCKS]);
+}
+
+int session_changed(struct db *db, struct err *e)
+{
+	int rc = db_execf(db, e, "UPDATE auth_epoch SET n = n + 1 WHERE id = 1", NULL);
+	if (!rc)
+		db_bump_on_commit(db, &generation);
+	return rc;
+}
+
+void session_cache_clear(void)
+{
+	atomic_fetch_add(&generation, 1);
+}
+
+/* The timeouts and expiry, for a session that exists, is not revoked and whose user is active. */
+static int check_times(const struct session_info *si, int64_t created, int64_t expires,
+		       int64_t now, const struct session_policy *pol, struct err *e)
+{
+	if ((expires && now >= expires) ||
+	    (strcmp(si->kind, "web") == 0 &&
+	     ((pol->max_ms && now - created >= pol->max_ms) ||
+	      (pol->idle_ms && now - si->last_seen_at >= pol->idle_ms))))
+		return err_set(e, ERR_UNAUTHENTICATED, NULL, "会话已过期，请重新登录",
+			       "session expired; log in again");
+	return 0;
 }
 
 int lockout_policy_get(struct db *db, int64_t tenant_id, struct lockout_policy *out,
@@ -55,12 +192,22 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 {
 	struct db_stmt *st = NULL;
 	char h[65];
+	int64_t created, expires, read_ns, epoch = 0;
+	uint64_t gen;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	if (strlen(token) > 128)
 		goto unauth;
 	token_hash(token, h);
+	/* the generation and epoch before the read: a change committed meanwhile makes the
+	 * entry stale */
+	gen = atomic_load(&generation);
+	read_ns = mono_ns();
+	if ((rc = db_query_i64(db, &epoch, e, "SELECT n FROM auth_epoch WHERE id = 1", NULL)))
+		return rc;
+	if (cache_get(h, epoch, out, &created, &expires))
+		return check_times(out, created, expires, now, pol, e);
 	rc = db_queryf(db, &st, e,
 		       "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.csrf_token, s.created_at, "
 		       "s.last_seen_at, s.expires_at, s.revoked_at, u.login, u.display_name, "
@@ -88,9 +235,10 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	a->user_id = db_column_int64(st, 2);
 	snprintf(out->kind, sizeof out->kind, "%s", db_column_text(st, 3));
 	snprintf(out->csrf, sizeof out->csrf, "%s", db_column_text(st, 4));
-	int64_t created = db_column_int64(st, 5);
+	created = db_column_int64(st, 5);
 	out->last_seen_at = db_column_int64(st, 6);
-	int64_t expires = db_column_int64(st, 7), revoked = db_column_int64(st, 8);
+	expires = db_column_int64(st, 7);
+	int64_t revoked = db_column_int64(st, 8);
 	snprintf(a->login, sizeof a->login, "%s", db_column_text(st, 9));
 	snprintf(a->display_name, sizeof a->display_name, "%s", db_column_text(st, 10));
 	bool active = strcmp(db_column_text(st, 11), "active") == 0;
@@ -101,21 +249,16 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	a->grid_id = db_column_is_null(st, 16) ? 0 : db_column_int64(st, 16);
 	snprintf(a->grid_path, sizeof a->grid_path, "%s", db_column_text(st, 17));
 	db_finalize(st);
+	memcpy(out->token_hash, h, sizeof out->token_hash);
 
 	if (revoked || !active)
 		goto unauth;
-	if (expires && now >= expires)
-		goto expired;
-	if (strcmp(out->kind, "web") == 0) {
-		if (pol->max_ms && now - created >= pol->max_ms)
-			goto expired;
-		if (pol->idle_ms && now - out->last_seen_at >= pol->idle_ms)
-			goto expired;
-	}
-	return load_roles(db, a->tenant_id, a->user_id, &a->roles, e);
-expired:
-	return err_set(e, ERR_UNAUTHENTICATED, NULL, "会话已过期，请重新登录",
-		       "session expired; log in again");
+	if ((rc = check_times(out, created, expires, now, pol, e)))
+		return rc;
+	if ((rc = load_roles(db, a->tenant_id, a->user_id, &a->roles, e)))
+		return rc;
+	cache_put(h, out, created, expires, gen, epoch, read_ns);
+	return 0;
 unauth:
 	return err_set(e, ERR_UNAUTHENTICATED, NULL, "登录凭据无效或已失效",
 		       "invalid or revoked credentials");
@@ -129,7 +272,10 @@ int session_touch(struct db *db, int64_t session_id, int64_t now, struct err *e)
 
 int session_revoke(struct db *db, const struct actor *who, int64_t session_id, struct err *e)
 {
-	int rc = db_execf(db, e,
+	int rc = session_changed(db, e);
+	if (rc)
+		return rc;
+	rc = db_execf(db, e,
 			  "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 "
 			  "AND user_id = $4 AND revoked_at = 0",
 			  "iiii", now_ms(), session_id, who->tenant_id, who->user_id);
@@ -147,6 +293,9 @@ int session_revoke(struct db *db, const struct actor *who, int64_t session_id, s
 int session_revoke_user(struct db *db, int64_t tenant_id, int64_t user_id, int64_t keep_session,
 			int64_t now, struct err *e)
 {
+	int rc = session_changed(db, e);
+	if (rc)
+		return rc;
 	return db_execf(db, e,
 			"UPDATE sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 "
 			"AND revoked_at = 0 AND id <> $4",

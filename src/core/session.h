@@ -36,11 +36,28 @@ struct session_info {
 	char csrf[64];
 	int64_t last_seen_at;
 	bool must_change_password; /* one-time password not yet changed */
+	char token_hash[65];       /* the token's SHA-256 (hex): the session's key */
 };
 
-/* Resolve a token. ERR_UNAUTHENTICATED for unknown, expired, revoked, or a disabled user. */
+/*
+ * Resolve a token. ERR_UNAUTHENTICATED for unknown, expired, revoked, or a
+ * disabled user. Answers from an in-process cache when it can (see
+ * session.c): whatever changes what this returns must call session_changed()
+ * in the same write job — logout and revocation, a user's roles, status,
+ * department, grid, display name, password or enterprise, a department's or
+ * grid's path. Edits of those tables that bypass it are seen within two
+ * seconds.
+ */
 int session_lookup(struct db *db, const char *token, int64_t now,
 		   const struct session_policy *pol, struct session_info *out, struct err *e);
+/* Inside a write job that changes what session_lookup returns: no cached answer is used
+ * once the job has committed, in this process or any other. Returns 0 or a db error. */
+int session_changed(struct db *db, struct err *e);
+/* The caller has refreshed the session's last_seen_at (session_touch): keep the cache's idle
+ * clock with it. */
+void session_seen(const struct session_info *si, int64_t now);
+/* Forget every cached answer (tests). */
+void session_cache_clear(void);
 /* Write job body: refresh last_seen_at. */
 int session_touch(struct db *db, int64_t session_id, int64_t now, struct err *e);
 /* Write job body: revoke one session (logout) or token. Only the owner's (user_id). */

@@ -324,6 +324,9 @@ int user_update(struct db *db, void *arg, struct err *e)
 		return err_set(e, ERR_UNPROCESSABLE, "roles", "不能移除自己的管理员角色",
 			       "you cannot remove your own admin role");
 
+	/* sessions carry their user's name, roles, department, status */
+	if ((rc = session_changed(db, e)))
+		return rc;
 	rc = db_execf(db, e,
 		      "UPDATE users SET display_name = $1, phone = $2, email = $3, department_id = $4, "
 		      "status = $5, failed_logins = CASE WHEN $6 = 1 THEN 0 ELSE failed_logins END, "

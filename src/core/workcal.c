@@ -885,6 +885,15 @@ static int read_meta(struct db *db, int64_t tenant, int64_t *version, bool *seed
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * Changes of this process's calendars: the cache (below) trusts a snapshot
+ * without asking the database while no change has committed since it was
+ * read (and for at most CACHE_TRUST_MS, for changes by other processes).
+ * A change bumps the generation once its transaction has committed — before
+ * that, a reader would still read the old version and keep it as new.
+ */
+static atomic_uint_fast64_t generation;
+
 /* Bump the tenant's calendar version (and maybe mark it seeded); inside a write job. */
 static int bump(struct db *db, int64_t tenant, int64_t now, bool seeded, struct err *e)
 {
@@ -893,12 +902,14 @@ static int bump(struct db *db, int64_t tenant, int64_t now, bool seeded, struct 
 			  "builtin_loaded = CASE WHEN $3 <> 0 THEN 1 ELSE builtin_loaded END "
 			  "WHERE tenant_id = $1",
 			  "iii", tenant, now, (int64_t)seeded);
-	if (rc || db_changes(db) > 0)
-		return rc;
-	return db_execf(db, e,
-			"INSERT INTO calendar_meta (tenant_id, version, builtin_loaded, updated_at) "
-			"VALUES ($1, 1, $2, $3)",
-			"iii", tenant, (int64_t)seeded, now);
+	if (!rc && db_changes(db) == 0)
+		rc = db_execf(db, e,
+			      "INSERT INTO calendar_meta (tenant_id, version, builtin_loaded, "
+			      "updated_at) VALUES ($1, 1, $2, $3)",
+			      "iii", tenant, (int64_t)seeded, now);
+	if (!rc) /* after the change: in autocommit it has committed now */
+		db_bump_on_commit(db, &generation);
+	return rc;
 }
 
 struct row_year {
@@ -1012,9 +1023,13 @@ out:
 }
 
 /* The cache: one current snapshot per tenant (few tenants: a linear scan). */
+#define CACHE_TRUST_MS 1000
+
 struct cache_slot {
 	int64_t tenant_id;
-	struct workcal *cal; /* holds one reference */
+	struct workcal *cal;     /* holds one reference */
+	uint64_t generation;     /* of changes, when the stored version was last read */
+	int64_t checked_ns;      /* then (monotonic) */
 };
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -1031,18 +1046,38 @@ static struct cache_slot *cache_find(int64_t tenant)
 
 int workcal_get(struct db *db, int64_t tenant_id, struct workcal **out, struct err *e)
 {
-	int64_t version;
+	int64_t version, t0 = mono_ns();
+	uint64_t gen = atomic_load(&generation);
 	bool seeded;
 	struct workcal *cal = NULL;
 	int rc;
 
 	*out = NULL;
+	/* Inside a write job the version may be one not yet committed: always read it,
+	 * and keep in the cache only what is known to be committed (below). */
+	bool in_job = db_defers(db);
+	/* no change committed here since the version was read, and not long ago: trust it */
+	pthread_mutex_lock(&cache_mu);
+	struct cache_slot *s = cache_find(tenant_id);
+	if (!in_job && s && s->cal->seeded && s->generation == gen &&
+	    t0 - s->checked_ns < CACHE_TRUST_MS * 1000000LL)
+		cal = workcal_ref(s->cal);
+	pthread_mutex_unlock(&cache_mu);
+	if (cal) {
+		*out = cal;
+		return 0;
+	}
 	if ((rc = read_meta(db, tenant_id, &version, &seeded, e)))
 		return rc;
 	pthread_mutex_lock(&cache_mu);
-	struct cache_slot *s = cache_find(tenant_id);
-	if (s && s->cal->version == version)
+	s = cache_find(tenant_id);
+	if (s && s->cal->version == version) {
 		cal = workcal_ref(s->cal);
+		if (!in_job) {
+			s->generation = gen;
+			s->checked_ns = t0;
+		}
+	}
 	pthread_mutex_unlock(&cache_mu);
 	if (cal) {
 		*out = cal;
@@ -1050,6 +1085,10 @@ int workcal_get(struct db *db, int64_t tenant_id, struct workcal **out, struct e
 	}
 	if ((rc = load(db, tenant_id, &cal, e)))
 		return rc;
+	if (in_job) {
+		*out = cal;
+		return 0;
+	}
 	pthread_mutex_lock(&cache_mu);
 	s = cache_find(tenant_id);
 	if (!s) {
@@ -1058,11 +1097,13 @@ int workcal_get(struct db *db, int64_t tenant_id, struct workcal **out, struct e
 			cache = xrealloc(cache, capcache * sizeof *cache);
 		}
 		s = &cache[ncache++];
-		*s = (struct cache_slot){tenant_id, NULL};
+		*s = (struct cache_slot){tenant_id, NULL, 0, 0};
 	}
 	if (!s->cal || s->cal->version <= cal->version) {
 		workcal_unref(s->cal);
 		s->cal = workcal_ref(cal);
+		s->generation = gen;
+		s->checked_ns = t0;
 	}
 	pthread_mutex_unlock(&cache_mu);
 	*out = cal;

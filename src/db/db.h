@@ -18,6 +18,7 @@
 #ifndef YQ_DB_H
 #define YQ_DB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,8 @@ struct db_ops {
 	int (*bind_int64)(struct db_stmt *st, int idx, int64_t v);
 	int (*bind_double)(struct db_stmt *st, int idx, double v);
 	int (*bind_text)(struct db_stmt *st, int idx, const char *s, size_t len); /* copied */
+	/* not copied: s must stay unchanged until the statement is reset or finalized */
+	int (*bind_text_ref)(struct db_stmt *st, int idx, const char *s, size_t len);
 	int (*bind_blob)(struct db_stmt *st, int idx, const void *p, size_t len);  /* copied */
 	int (*bind_null)(struct db_stmt *st, int idx);
 	int (*step)(struct db_stmt *st, struct err *e);
@@ -73,13 +76,24 @@ struct db_ops {
 	int (*check)(struct db *db, bool *ok, struct err *e);
 	/* Dialect word for migrations: see migrate.h (e.g. "ID_PK"); NULL if unknown.
 	 * Also "SQL_HAS_TABLE": a query with one row, one column, non-zero if the
-	 * table named by $1 exists (used by migrate_version on an unmigrated db). */
+	 * table named by $1 exists (used by migrate_version on an unmigrated db);
+	 * "SQL_INDEXES": name and CREATE statement of each index of table $1 that
+	 * is no constraint (used by db_indexes_drop); "PARAM_IN_ORDER": a
+	 * parameter marker numbered by its position, if the backend has one
+	 * cheaper than $N (used by db_bulk). */
 	const char *(*dialect)(const char *word);
 };
 
-/* Every backend's connection struct embeds this first. */
+struct db_deferred_slot;
+
+/* Every backend's connection struct embeds this first (zeroed at open). */
 struct db {
 	const struct db_ops *ops;
+	/* deferred work (db.c), see db_deferred() */
+	bool defer_enabled;
+	bool in_tx;                      /* between db_begin and db_commit/db_rollback */
+	int savepoints;                  /* open savepoints (db_savepoint) */
+	struct db_deferred_slot *deferred;
 };
 
 /* Every backend's statement struct embeds this first (the wrappers dispatch on it). */
@@ -88,6 +102,55 @@ struct db_stmt {
 };
 
 extern const struct db_ops db_sqlite_ops;
+
+/*
+ * Work deferred to the end of the transaction.
+ *
+ * A write job may leave work that the jobs of a batch share, to be done once
+ * just before the COMMIT: the rate counters, where a batch of new requests
+ * adds to the same few counter rows. A module keeps what is pending in a
+ * state object of its own, attached to the connection and found again by
+ * its ops table (db_deferred). The wrappers below tell it about savepoints,
+ * so that what is pending follows the transaction exactly:
+ *   savepoint    a savepoint was opened: remember where you are
+ *   release      the newest savepoint was released: forget that memory
+ *   rollback_to  rolled back to the newest savepoint, which stays open: go
+ *                back to where you were (the database has undone anything
+ *                flushed since, too)
+ *   flush        do the pending work now, inside the transaction (from
+ *                db_commit, or db_flush_deferred before reading its tables)
+ *   committed    (optional) the transaction has committed (then reset follows)
+ *   reset        the transaction ended (committed or rolled back): forget all
+ * Only a connection whose transactions and savepoints all go through the
+ * wrappers defers (the pool's writer calls db_defer_enable); elsewhere
+ * db_deferred() returns NULL and the module does its work at once.
+ */
+struct db_deferred_ops {
+	void *(*create)(void);
+	void (*free)(void *state);
+	void (*savepoint)(void *state);
+	void (*release)(void *state);
+	void (*rollback_to)(void *state);
+	int (*flush)(struct db *db, void *state, struct err *e);
+	void (*committed)(void *state);
+	void (*reset)(void *state);
+};
+void db_defer_enable(struct db *db);
+/* True on a connection that defers (the pool's writer): its reads may see uncommitted work. */
+bool db_defers(struct db *db);
+/* The module's state on this connection (created on first use), or NULL if the connection
+ * does not defer. Owned by the connection. */
+void *db_deferred(struct db *db, const struct db_deferred_ops *ops);
+/* Do every module's pending work now (a no-op on connections that do not defer). */
+int db_flush_deferred(struct db *db, struct err *e);
+/*
+ * For in-process caches of what a transaction changes: increment *generation
+ * once the transaction open on db (db_begin) has committed — at once if none
+ * is open, so call it after the statement that made the change. Not before:
+ * a reader would still read the old data and keep it as current. A job
+ * rolled back to its savepoint takes its request back.
+ */
+void db_bump_on_commit(struct db *db, atomic_uint_fast64_t *generation);
 
 /* Pick the backend by URL ("postgres://", "postgresql://", "host=" -> postgres; else sqlite). */
 int db_open(const char *url, int flags, struct db **out, struct err *e);
@@ -100,6 +163,8 @@ int db_bind_int64(struct db_stmt *st, int idx, int64_t v);
 int db_bind_double(struct db_stmt *st, int idx, double v);
 int db_bind_text(struct db_stmt *st, int idx, const char *s); /* NULL binds NULL */
 int db_bind_textn(struct db_stmt *st, int idx, const char *s, size_t len);
+/* Borrowed until the statement is reset or finalized (see bind_text_ref). */
+int db_bind_text_ref(struct db_stmt *st, int idx, const char *s, size_t len);
 int db_bind_blob(struct db_stmt *st, int idx, const void *p, size_t len);
 int db_bind_null(struct db_stmt *st, int idx);
 int db_step(struct db_stmt *st, struct err *e);
@@ -115,8 +180,13 @@ void db_reset(struct db_stmt *st);
 void db_finalize(struct db_stmt *st); /* NULL is a no-op */
 int64_t db_changes(struct db *db);
 int db_begin(struct db *db, bool write, struct err *e);
+/* Does the deferred work (db_flush_deferred) first; if that fails, nothing is committed. */
 int db_commit(struct db *db, struct err *e);
 int db_rollback(struct db *db);
+/* SAVEPOINT / RELEASE / ROLLBACK TO (and keep open) the newest savepoint. */
+int db_savepoint(struct db *db, struct err *e);
+int db_release(struct db *db, struct err *e);
+int db_rollback_to(struct db *db, struct err *e);
 int db_backup(struct db *db, const char *dest, struct err *e);
 int db_check(struct db *db, bool *ok, struct err *e);
 const char *db_backend_name(struct db *db);
@@ -167,6 +237,61 @@ int db_query_args(struct db *db, struct db_stmt **out, struct err *e, const char
  */
 void db_like_contains(const char *q, char *out, size_t n);
 
+/*
+ * Multi-row INSERT for loaders: rows are buffered and written by statements
+ * of `per_stmt` rows, INSERT INTO <into> VALUES (...), (...), ..., so the
+ * per-statement work (cursors on the table and each of its indexes,
+ * triggers' and virtual tables' savepoints) is paid once per per_stmt rows.
+ *     struct db_bulk b;
+ *     db_bulk_init(&b, db, "request_events (tenant_id, request_id, at)", 3, 100);
+ *     db_bulk_int(&b, t); db_bulk_int(&b, id); db_bulk_int(&b, at); db_bulk_row(&b, e);
+ *     ... db_bulk_write(&b, false, e) now and then (full statements only),
+ *     db_bulk_write(&b, true, e) before the COMMIT; db_bulk_release(&b);
+ * The caller decides when rows are written (a child table's rows after
+ * their parents'). Values are copied. A failing row fails its whole
+ * statement: loaders make rows that cannot fail (ids they assign).
+ */
+struct db_bulk_val;
+struct db_bulk {
+	struct db *db;
+	char *head;            /* "INSERT INTO <into> VALUES " */
+	int ncols, per_stmt;
+	size_t rows, cap;      /* rows buffered, and room for */
+	int col;               /* next column of the row being added */
+	struct db_bulk_val *v; /* cap * ncols, and a spare */
+	char *text;            /* the text values, back to back */
+	size_t text_len, text_cap;
+	char *sql_full;        /* the statement for per_stmt rows */
+	int64_t written;       /* rows written so far */
+};
+void db_bulk_init(struct db_bulk *b, struct db *db, const char *into, int ncols, int per_stmt);
+void db_bulk_int(struct db_bulk *b, int64_t v);
+void db_bulk_double(struct db_bulk *b, double v);
+void db_bulk_text(struct db_bulk *b, const char *s); /* NULL is NULL */
+void db_bulk_null(struct db_bulk *b);
+/* End the row being added; ERR_INTERNAL unless it has ncols values. */
+int db_bulk_row(struct db_bulk *b, struct err *e);
+/* Rows buffered, ready to write. */
+size_t db_bulk_pending(const struct db_bulk *b);
+/* Write the buffered rows in full statements, and with all the rest too. */
+int db_bulk_write(struct db_bulk *b, bool all, struct err *e);
+/* Free the buffers; rows not written are dropped. */
+void db_bulk_release(struct db_bulk *b);
+
+/*
+ * For loaders: drop the indexes of a table that are no constraint, and
+ * create them again after a large load — built in one pass over the rows,
+ * which is faster than keeping them up to date row by row. Their
+ * definitions are kept in *saved until restored (or released).
+ */
+struct db_index_set {
+	char **sql;
+	size_t n;
+};
+int db_indexes_drop(struct db *db, const char *table, struct db_index_set *saved, struct err *e);
+/* Create the saved indexes again; the set is empty afterwards (also on failure). */
+int db_indexes_restore(struct db *db, struct db_index_set *saved, struct err *e);
+
 /* ---- pool: per-thread readers and one group-committing writer ---- */
 
 struct db_pool;
@@ -210,6 +335,14 @@ struct db *db_pool_reader(struct db_pool *p, struct err *e);
  * nested SAVEPOINT; that work becomes durable with the enclosing job.
  */
 int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e);
+/*
+ * Queue fn on the writer without waiting: for bookkeeping nobody is answered
+ * about (it is durable with its batch, but no one learns when). The pool
+ * copies size bytes of arg (which must hold no pointers into the caller's
+ * stack) and frees the copy after the job; a failure is logged. Dropped if
+ * the pool is stopping.
+ */
+void db_pool_write_async(struct db_pool *p, db_write_fn fn, const void *arg, size_t size);
 void db_pool_stats(struct db_pool *p, struct db_pool_stats *out);
 const char *db_pool_url(struct db_pool *p);
 

@@ -11,6 +11,10 @@
  *
  * Each connection keeps up to CACHE_MAX compiled statements keyed by the SQL
  * text as the caller wrote it (a hash table plus an LRU list for eviction).
+ * Most SQL is a string constant, asked for again and again from the same
+ * address: a small table by address finds it without hashing the text (a
+ * hit is still confirmed by comparing the text, as the address may since
+ * hold other SQL).
  * db_finalize() resets a cached statement and hands it back; asking for the
  * same SQL while the cached copy is in use (nested loops) compiles a private
  * copy that is really finalized afterwards.
@@ -25,6 +29,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +43,7 @@
 
 #define CACHE_MAX 128      /* cached statements per connection */
 #define CACHE_BUCKETS 256  /* hash buckets, a power of two */
+#define ADDR_SLOTS 256     /* statements by the address of their SQL, a power of two */
 #define BACKUP_PAGES 128   /* pages copied per sqlite3_backup_step */
 #define BUSY_TIMEOUT_MS 5000
 
@@ -49,6 +55,7 @@ struct sq_stmt {
 	sqlite3_stmt *s;
 	char *sql;                  /* cache key as given by the caller; NULL if not cached */
 	uint64_t hash;              /* of sql */
+	const char *addr;           /* where the caller's SQL was when last asked for (may be stale) */
 	bool in_use;                /* handed out by prepare, not yet finalized */
 	struct sq_stmt *chain;      /* next in the same hash bucket */
 	TAILQ_ENTRY(sq_stmt) lru;   /* cached statements, most recently used first */
@@ -63,6 +70,7 @@ struct sq_db {
 	int ncached;                /* statements in the cache */
 	struct sq_lru lru;
 	struct sq_stmt *buckets[CACHE_BUCKETS];
+	struct sq_stmt *by_addr[ADDR_SLOTS]; /* cached statements by st->addr */
 };
 
 static struct sq_db *to_sq(struct db *db)
@@ -293,6 +301,18 @@ static int configure(struct sq_db *d, bool readonly, struct err *e)
 
 static void sq_close(struct db *db);
 
+/*
+ * Process-wide SQLite settings, before the library initialises. Memory
+ * statistics off: with them on, every sqlite3_malloc() and free takes one
+ * global mutex, which the writer and all the reader threads then contend for.
+ */
+static void global_config(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
 static int sq_open(const char *url, int flags, struct db **out, struct err *e)
 {
 	struct sq_db *d;
@@ -302,6 +322,7 @@ static int sq_open(const char *url, int flags, struct db **out, struct err *e)
 	int rc;
 
 	*out = NULL;
+	pthread_once(&global_once, global_config);
 	if (strncmp(path, "sqlite:", 7) == 0) {
 		path += 7;
 		if (strncmp(path, "//", 2) == 0)
@@ -379,10 +400,19 @@ static struct sq_stmt **bucket(struct sq_db *d, uint64_t h)
 	return &d->buckets[h & (CACHE_BUCKETS - 1)];
 }
 
+static struct sq_stmt **addr_slot(struct sq_db *d, const char *sql)
+{
+	uintptr_t a = (uintptr_t)sql;
+	return &d->by_addr[(a >> 3 ^ a >> 11) & (ADDR_SLOTS - 1)];
+}
+
 static void cache_unlink(struct sq_db *d, struct sq_stmt *st)
 {
 	struct sq_stmt **pp = bucket(d, st->hash);
+	struct sq_stmt **slot = addr_slot(d, st->addr);
 
+	if (*slot == st)
+		*slot = NULL;
 	while (*pp != st)
 		pp = &(*pp)->chain;
 	*pp = st->chain;
@@ -442,16 +472,26 @@ out:
 static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out, struct err *e)
 {
 	struct sq_db *d = to_sq(db);
-	uint64_t h = hash_sql(sql);
+	uint64_t h = 0;
 	struct sq_stmt *st;
 	sqlite3_stmt *s = NULL;
 	bool cache;
 	int rc;
 
 	*out = NULL;
-	for (st = *bucket(d, h); st; st = st->chain)
-		if (st->hash == h && strcmp(st->sql, sql) == 0)
-			break;
+	st = *addr_slot(d, sql);
+	if (!st || st->addr != sql || strcmp(st->sql, sql) != 0) {
+		for (st = *bucket(d, h = hash_sql(sql)); st; st = st->chain)
+			if (st->hash == h && strcmp(st->sql, sql) == 0)
+				break;
+		if (st) {
+			struct sq_stmt **slot = addr_slot(d, st->addr);
+			if (*slot == st)
+				*slot = NULL;
+			st->addr = sql;
+			*addr_slot(d, sql) = st;
+		}
+	}
 	if (st && !st->in_use) {
 		st->in_use = true;
 		TAILQ_REMOVE(&d->lru, st, lru);
@@ -461,6 +501,8 @@ static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out, stru
 	}
 	/* cached but busy (nested use): a private copy; otherwise try to cache it */
 	cache = !st;
+	if (cache && !h)
+		h = hash_sql(sql);
 	rc = compile(d, sql, cache, &s, e);
 	if (rc < 0)
 		return rc;
@@ -475,6 +517,8 @@ static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out, stru
 	if (cache) {
 		struct sq_stmt **b = bucket(d, h);
 		st->sql = xstrdup(sql);
+		st->addr = sql;
+		*addr_slot(d, sql) = st;
 		st->chain = *b;
 		*b = st;
 		TAILQ_INSERT_HEAD(&d->lru, st, lru);
@@ -503,6 +547,11 @@ static int sq_bind_text(struct db_stmt *st, int idx, const char *s, size_t len)
 {
 	return bind_rc(sqlite3_bind_text64(to_st(st)->s, idx, s, len, SQLITE_TRANSIENT,
 					   SQLITE_UTF8));
+}
+
+static int sq_bind_text_ref(struct db_stmt *st, int idx, const char *s, size_t len)
+{
+	return bind_rc(sqlite3_bind_text64(to_st(st)->s, idx, s, len, SQLITE_STATIC, SQLITE_UTF8));
 }
 
 static int sq_bind_blob(struct db_stmt *st, int idx, const void *p, size_t len)
@@ -779,6 +828,11 @@ static const char *sq_dialect(const char *word)
 		{"ID_PK", "INTEGER PRIMARY KEY"},
 		{"BLOB", "BLOB"},
 		{"SQL_HAS_TABLE", "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"},
+		{"SQL_INDEXES", "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+				"tbl_name = $1 AND sql IS NOT NULL ORDER BY name"},
+		/* numbered parameters cost SQLite a lookup each when compiling (quadratic in a
+		 * statement of thousands); anonymous ones are numbered in order for free */
+		{"PARAM_IN_ORDER", "?"},
 	};
 
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
@@ -796,6 +850,7 @@ const struct db_ops db_sqlite_ops = {
 	.bind_int64 = sq_bind_int64,
 	.bind_double = sq_bind_double,
 	.bind_text = sq_bind_text,
+	.bind_text_ref = sq_bind_text_ref,
 	.bind_blob = sq_bind_blob,
 	.bind_null = sq_bind_null,
 	.step = sq_step,

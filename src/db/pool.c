@@ -15,16 +15,22 @@
  * while the previous COMMIT is syncing. If the transaction breaks (COMMIT or
  * a savepoint fails), every job of it that had succeeded gets the error and
  * nothing of them is stored; jobs not yet run go into a fresh transaction.
+ *
+ * db_pool_write_async() queues a job nobody waits for (bookkeeping such as a
+ * session's last-seen time): the pool owns a copy of its argument and frees
+ * it after the commit; a failure is logged.
  */
 #include "db/db.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
 
+#include "base/log.h"
 #include "base/util.h"
 #include "base/xalloc.h"
 
@@ -40,6 +46,7 @@ struct job {
 	struct err own;
 	int status;           /* fn's status, or the transaction's error */
 	bool done;            /* set with pool->mu held, then cv is signalled */
+	bool async;           /* nobody waits: heap-allocated, freed by the writer, no cv */
 	pthread_cond_t cv;
 	STAILQ_ENTRY(job) link;
 };
@@ -73,11 +80,6 @@ struct db_pool {
 /* The pool whose writer runs on this thread, if any. */
 static _Thread_local struct db_pool *writer_of;
 
-static int run_sql(struct db *db, const char *sql, struct err *e)
-{
-	return db_execf(db, e, sql, NULL);
-}
-
 /* Make sure a failed job leaves a reason in its err. */
 static void ensure_err(int status, struct err *e)
 {
@@ -97,17 +99,17 @@ static int run_job(struct db *db, db_write_fn fn, void *arg, int *status, struct
 	int rc;
 
 	*status = 0;
-	rc = run_sql(db, "SAVEPOINT j", txe);
+	rc = db_savepoint(db, txe);
 	if (rc < 0)
 		return rc;
 	*status = fn(db, arg, e);
 	if (*status != 0) {
 		ensure_err(*status, e);
-		rc = run_sql(db, "ROLLBACK TO j", txe);
+		rc = db_rollback_to(db, txe);
 		if (rc < 0)
 			return rc;
 	}
-	return run_sql(db, "RELEASE j", txe);
+	return db_release(db, txe);
 }
 
 /* A db_pool_write() from inside a job: run at once in a nested savepoint. */
@@ -202,10 +204,20 @@ wake:
 		p->stats.commit_ns_total += (uint64_t)commit_ns;
 	}
 	for (i = 0; i < ran; i++) {
+		if (jobs[i]->async)
+			continue;
 		jobs[i]->done = true;
 		pthread_cond_signal(&jobs[i]->cv);
+		jobs[i] = NULL; /* its caller's, gone once the lock is released */
 	}
 	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < ran; i++) {
+		if (!jobs[i])
+			continue;
+		if (jobs[i]->status)
+			log_warn("background write failed: %s", jobs[i]->err->message);
+		free(jobs[i]);
+	}
 	return ran;
 }
 
@@ -289,6 +301,7 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 	rc = db_open(p->url, DB_OPEN_CREATE, &p->wdb, e);
 	if (rc < 0)
 		goto out_free;
+	db_defer_enable(p->wdb); /* every transaction of it goes through run_group */
 	if (pthread_key_create(&p->key, reader_free) != 0) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "无法创建线程键", "cannot create a thread key");
 		goto out_free;
@@ -394,6 +407,42 @@ int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e)
 	pthread_mutex_unlock(&p->mu);
 	pthread_cond_destroy(&j.cv);
 	return j.status;
+}
+
+/* An async job and the copy of its argument, in one allocation. */
+struct async_job {
+	struct job j;
+	max_align_t arg[];
+};
+
+void db_pool_write_async(struct db_pool *p, db_write_fn fn, const void *arg, size_t size)
+{
+	struct async_job *a;
+
+	if (writer_of == p) {
+		struct err e;
+		if (run_nested(p->wdb, fn, (void *)arg, &e))
+			log_warn("background write failed: %s", e.message);
+		return;
+	}
+	a = xmalloc(sizeof *a + size);
+	memset(&a->j, 0, sizeof a->j);
+	memcpy(a->arg, arg, size);
+	a->j.fn = fn;
+	a->j.arg = a->arg;
+	a->j.err = &a->j.own;
+	a->j.async = true;
+	err_clear(a->j.err);
+	pthread_mutex_lock(&p->mu);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->mu);
+		free(a);
+		return;
+	}
+	STAILQ_INSERT_TAIL(&p->queue, &a->j, link);
+	p->queued++;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
 }
 
 void db_pool_stats(struct db_pool *p, struct db_pool_stats *out)

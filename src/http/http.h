@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/queue.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -32,6 +33,7 @@ struct metrics;
 struct http_config {
 	const char *addr;          /* "127.0.0.1:8080" */
 	int threads;               /* libmicrohttpd thread pool size */
+	int handler_threads;       /* threads running writing handlers (0: on the libmicrohttpd threads) */
 	size_t max_body;           /* default body limit for routes that set none */
 	int64_t session_idle_ms;   /* web session idle timeout */
 	int64_t session_max_ms;    /* web session absolute lifetime */
@@ -107,6 +109,10 @@ struct req {
 		const char *name, *value; /* arena-owned or static */
 	} headers[REQ_MAX_HEADERS];   /* extra response headers (Retry-After, Content-Disposition ...) */
 	struct err err;
+
+	/* server.c */
+	bool handled;              /* the handler has run (maybe on a handler thread): answer */
+	STAILQ_ENTRY(req) hlink;   /* in the handler threads' queue */
 };
 
 /* ---- for handlers ---- */

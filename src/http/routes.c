@@ -5,8 +5,10 @@
  * Patterns are literal segments and "{name}" parameters; a parameter may
  * carry a literal suffix ("{code}.json": the value is the segment without
  * it, so the format of an Open311 resource is part of its route). The table is small
- * (tens of routes), so matching is a linear scan over pre-split patterns; a
- * segment compare fails fast on the first differing byte.
+ * (a hundred and some routes), so matching is a linear scan over patterns split
+ * into segments once, against the path split once per request: a route with
+ * another number of segments is passed over at once, and a segment compare
+ * fails on the first differing byte.
  */
 #include "http/http.h"
 #include "api/api.h"
@@ -39,9 +41,57 @@ static const struct route *const tables[] = {
 	api_analysis_routes,
 };
 
+#define MAX_SEGS 16
+
+/* One segment of a pattern: literal text, or a parameter with an optional literal suffix. */
+struct seg {
+	const char *p;       /* literal: the text; parameter: the name */
+	size_t len;          /* of the text or name */
+	bool param;
+	const char *suffix;  /* parameter: literal after '}' ("" if none) */
+	size_t slen;
+};
+
+/* A pattern split into segments; nseg -1 if it has too many (never matches). */
+struct compiled {
+	int nseg;
+	struct seg seg[MAX_SEGS];
+	int literals;        /* literal segments: the more, the more specific */
+};
+
 static struct route *all;
+static struct compiled *comp;
 static size_t nall;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void compile(const char *pat, struct compiled *c)
+{
+	c->nseg = 0;
+	c->literals = 0;
+	while (*pat == '/') {
+		const char *start = pat + 1, *end = strchr(start, '/');
+		size_t len = end ? (size_t)(end - start) : strlen(start);
+		const char *close = len >= 2 && start[0] == '{' ? memchr(start, '}', len) : NULL;
+		if (c->nseg == MAX_SEGS) {
+			c->nseg = -1;
+			return;
+		}
+		struct seg *g = &c->seg[c->nseg++];
+		if (close) {
+			g->param = true;
+			g->p = start + 1;
+			g->len = (size_t)(close - start - 1);
+			g->suffix = close + 1;
+			g->slen = (size_t)(start + len - close - 1);
+		} else {
+			g->param = false;
+			g->p = start;
+			g->len = len;
+			c->literals++;
+		}
+		pat = start + len;
+	}
+}
 
 static void collect(void)
 {
@@ -50,9 +100,12 @@ static void collect(void)
 		for (const struct route *rt = tables[t]; rt->method; rt++)
 			n++;
 	all = xcalloc(n + 1, sizeof *all);
+	comp = xcalloc(n + 1, sizeof *comp);
 	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
-		for (const struct route *rt = tables[t]; rt->method; rt++)
+		for (const struct route *rt = tables[t]; rt->method; rt++) {
+			compile(rt->pattern, &comp[k]);
 			all[k++] = *rt;
+		}
 	nall = n;
 }
 
@@ -64,91 +117,95 @@ const struct route *routes_all(size_t *n)
 	return all;
 }
 
-/*
- * Match path against pattern. On success fills r's params (names borrowed
- * from the pattern, values copied into r's arena) when r is not NULL.
- */
-static bool match(const char *pat, const char *path, struct req *r)
-{
-	int np = 0;
-	const char *names[REQ_MAX_PARAMS], *vals[REQ_MAX_PARAMS];
-	size_t vlens[REQ_MAX_PARAMS];
+/* A request path split at '/': segment i is p[i] with length len[i]; n -1 if it has too
+ * many or does not start with '/'. */
+struct split {
+	int n;
+	const char *p[MAX_SEGS];
+	size_t len[MAX_SEGS];
+};
 
-	while (*pat && *path) {
-		if (*pat != '/' || *path != '/')
-			return false;
-		pat++;
-		path++;
-		const char *pe = strchr(pat, '/');
-		const char *se = strchr(path, '/');
-		size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
-		size_t sl = se ? (size_t)(se - path) : strlen(path);
-		const char *close = pl >= 2 && pat[0] == '{' ? memchr(pat, '}', pl) : NULL;
-		if (close) {
-			/* "{name}" or "{name}.ext": the value is what precedes the suffix */
-			size_t xl = (size_t)(pat + pl - close - 1);
-			if (sl <= xl || np == REQ_MAX_PARAMS ||
-			    memcmp(path + sl - xl, close + 1, xl) != 0)
-				return false;
-			names[np] = pat;
-			vals[np] = path;
-			vlens[np] = sl - xl;
-			np++;
-		} else if (pl != sl || memcmp(pat, path, pl) != 0)
-			return false;
-		pat += pl;
-		path += sl;
+static void split_path(const char *path, struct split *s)
+{
+	s->n = 0;
+	if (*path != '/') {
+		s->n = -1;
+		return;
 	}
-	if (*pat || *path)
-		return false;
-	if (r) {
-		r->nparams = np;
-		for (int i = 0; i < np; i++) {
-			const char *close = strchr(names[i], '}');
-			r->pname[i] = arena_strndup(r->arena, names[i] + 1,
-						    (size_t)(close - names[i] - 1));
-			r->pval[i] = arena_strndup(r->arena, vals[i], vlens[i]);
+	while (*path == '/') {
+		const char *start = path + 1, *end = strchr(start, '/');
+		size_t len = end ? (size_t)(end - start) : strlen(start);
+		if (s->n == MAX_SEGS) {
+			s->n = -1;
+			return;
 		}
+		s->p[s->n] = start;
+		s->len[s->n++] = len;
+		path = start + len;
 	}
-	return true;
 }
 
-/* Literal segments of a pattern: the more, the more specific. */
-static int literals(const char *pat)
+/*
+ * Match the split path against a compiled pattern. On success fills r's params
+ * (names and values copied into r's arena) when r is not NULL.
+ */
+static bool match(const struct compiled *c, const struct split *s, struct req *r)
 {
-	int n = 0;
-	for (const char *p = pat; (p = strchr(p, '/')); p++)
-		if (p[1] != '{')
-			n++;
-	return n;
+	if (c->nseg != s->n || s->n < 0)
+		return false;
+	for (int i = 0; i < c->nseg; i++) {
+		const struct seg *g = &c->seg[i];
+		if (g->param) {
+			/* "{name}" or "{name}.ext": the value is what precedes the suffix */
+			if (s->len[i] <= g->slen ||
+			    memcmp(s->p[i] + s->len[i] - g->slen, g->suffix, g->slen) != 0)
+				return false;
+		} else if (g->len != s->len[i] || memcmp(g->p, s->p[i], g->len) != 0)
+			return false;
+	}
+	if (r) {
+		int np = 0;
+		for (int i = 0; i < c->nseg && np < REQ_MAX_PARAMS; i++) {
+			const struct seg *g = &c->seg[i];
+			if (!g->param)
+				continue;
+			r->pname[np] = arena_strndup(r->arena, g->p, g->len);
+			r->pval[np] = arena_strndup(r->arena, s->p[i], s->len[i] - g->slen);
+			np++;
+		}
+		r->nparams = np;
+	}
+	return true;
 }
 
 int routes_match(const char *method, const char *path, struct req *r)
 {
 	size_t n;
 	const struct route *rt = routes_all(&n);
+	struct split sp;
 	bool path_seen = false;
 	/* HEAD is GET without the body (libmicrohttpd leaves the body out) */
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
 	int best = -1, best_lit = -1;
+
+	split_path(path, &sp);
 	/* Several patterns may match ("/enterprises/export.xlsx" and
 	 * "/enterprises/{id}"): the one with more literal segments wins. */
 	for (size_t i = 0; i < n; i++) {
-		if (!match(rt[i].pattern, path, NULL))
+		if (!match(&comp[i], &sp, NULL))
 			continue;
 		if (strcmp(rt[i].method, method) != 0) {
 			path_seen = true;
 			continue;
 		}
-		int lit = literals(rt[i].pattern);
-		if (lit > best_lit) {
+		if (comp[i].literals > best_lit) {
 			best = (int)i;
-			best_lit = lit;
+			best_lit = comp[i].literals;
 		}
 	}
 	if (best >= 0) {
-		match(rt[best].pattern, path, r);
+		match(&comp[best], &sp, r);
 		return best;
 	}
 	return path_seen ? -2 : -1;
@@ -158,10 +215,13 @@ const char *routes_allow(const char *path, struct arena *a)
 {
 	size_t n;
 	const struct route *rt = routes_all(&n);
+	struct split sp;
 	struct buf b;
+
+	split_path(path, &sp);
 	buf_init(&b, 256);
 	for (size_t i = 0; i < n; i++)
-		if (match(rt[i].pattern, path, NULL)) {
+		if (match(&comp[i], &sp, NULL)) {
 			if (b.len)
 				buf_adds(&b, ", ");
 			buf_adds(&b, rt[i].method);

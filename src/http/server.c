@@ -8,6 +8,17 @@
  * body in the middle calls and answer on the last one: answering on the
  * first call makes libmicrohttpd close the connection after every response
  * (see shared/reference/performance.md, a 4-5x difference).
+ *
+ * Handlers that write never run on a libmicrohttpd thread. A write waits for
+ * the group commit (db_pool_write), and a libmicrohttpd thread blocked there
+ * would stall every connection it serves and keep the writer's batches to
+ * one job per thread. So the dispatcher authenticates and authorises on the
+ * libmicrohttpd thread, then, for a method other than GET/HEAD, suspends the
+ * connection and hands the request to a pool of handler threads. Many of
+ * them wait in db_pool_write at once, so one commit acknowledges many
+ * requests; each resumes its connection when its handler has returned, and
+ * libmicrohttpd calls the access handler once more to send the answer. Reads
+ * run where they arrive.
  */
 #include "http/http.h"
 
@@ -15,25 +26,39 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "base/arena.h"
 #include "base/jsonv.h"
+#include "base/jsonw.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/session.h"
 #include "base/banned.h"
 
+/* The handler threads and their queue of suspended requests. */
+struct handlers {
+	pthread_mutex_t mu;
+	pthread_cond_t work;
+	STAILQ_HEAD(, req) queue;
+	bool stopping;        /* set once; new requests then run on their own thread */
+	int nthreads;         /* started */
+	pthread_t *threads;
+};
+
 struct http_server {
 	struct MHD_Daemon *d;
 	struct app *app;
 	int port;
+	struct handlers h;
 };
 
 static atomic_uint_fast64_t req_counter;
@@ -142,12 +167,9 @@ int reply_json(struct req *r, int status, json_t *j)
 	r->status = status;
 	r->content_type = "application/json; charset=utf-8";
 	buf_reset(&r->out);
-	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	if (j)
+		jsonw_value(&r->out, j, 12);
 	json_decref(j);
-	if (s) {
-		buf_adds(&r->out, s);
-		free(s);
-	}
 	return 0;
 }
 
@@ -242,16 +264,20 @@ static int authenticate(struct req *r)
 	if (pol.idle_ms > 0 && pol.idle_ms / 4 < touch_every)
 		touch_every = pol.idle_ms / 4;
 	if (now - si.last_seen_at > touch_every) {
+		/* not awaited: nothing is acknowledged by it */
 		struct touch_job t = {si.actor.session_id, now};
-		struct err e2;
-		err_clear(&e2);
-		if (db_pool_write(r->app->pool, touch_fn, &t, &e2))
-			log_warn("session touch failed: %s", e2.message);
+		db_pool_write_async(r->app->pool, touch_fn, &t, sizeof t);
+		session_seen(&si, now);
 	}
 	return 0;
 }
 
-static void dispatch(struct req *r)
+/*
+ * Everything before the handler: route, body limit, authentication, CSRF,
+ * permission. Returns true if the handler is to run, false if r holds the
+ * answer (an error) already.
+ */
+static bool dispatch_pre(struct req *r)
 {
 	int rc;
 
@@ -262,26 +288,26 @@ static void dispatch(struct req *r)
 		else
 			req_fail(r, ERR_NOT_FOUND, NULL, "找不到 %s", "no route for %s", r->path);
 		reply_error(r);
-		return;
+		return false;
 	}
 	if (r->body_too_large) {
 		size_t lim = r->route->max_body ? r->route->max_body : r->app->cfg.max_body;
 		req_fail(r, ERR_TOO_LARGE, "body", "请求体超过 %zu 字节",
 			 "request body larger than %zu bytes", lim);
 		reply_error(r);
-		return;
+		return false;
 	}
 	if (r->route->perm != PERM_PUBLIC) {
 		rc = authenticate(r);
 		if (rc) {
 			reply_error(r);
-			return;
+			return false;
 		}
 	}
 	if (r->route->perm != PERM_PUBLIC && !r->authed) {
 		req_fail(r, ERR_UNAUTHENTICATED, NULL, "请先登录", "login required");
 		reply_error(r);
-		return;
+		return false;
 	}
 	if (r->via_cookie && unsafe_method(r->method) && !(r->route->flags & ROUTE_NO_CSRF)) {
 		const char *h = req_header(r, "X-CSRF-Token");
@@ -289,7 +315,7 @@ static void dispatch(struct req *r)
 			req_fail(r, ERR_FORBIDDEN, "X-CSRF-Token", "缺少或错误的 CSRF 令牌",
 				 "missing or wrong CSRF token (send the X-CSRF-Token header)");
 			reply_error(r);
-			return;
+			return false;
 		}
 	}
 	if (r->must_change_password && !(r->route->flags & ROUTE_BEFORE_PW_CHANGE)) {
@@ -297,17 +323,22 @@ static void dispatch(struct req *r)
 			 "请先修改一次性密码（POST /api/v1/me/password）",
 			 "change your one-time password first (POST /api/v1/me/password)");
 		reply_error(r);
-		return;
+		return false;
 	}
 	r->scope = authz_scope(r->authed ? &r->actor : NULL, r->route->perm);
 	if (r->scope == SCOPE_NONE) {
 		req_fail(r, ERR_FORBIDDEN, NULL, "无权执行此操作（需要权限 %s）",
 			 "not allowed (needs permission %s)", perm_name(r->route->perm));
 		reply_error(r);
-		return;
+		return false;
 	}
+	return true;
+}
+
+static void run_handler(struct req *r)
+{
 	err_clear(&r->err);
-	rc = r->route->fn(r);
+	int rc = r->route->fn(r);
 	if (rc || r->status == 0)
 		reply_error(r);
 }
@@ -401,16 +432,108 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* ---- handler threads ---- */
+
+/* Writing methods run on a handler thread; reads run where they arrive. */
+static bool runs_on_handler_thread(const struct req *r)
+{
+	return strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
+}
+
+static void *handler_main(void *arg)
+{
+	struct handlers *h = arg;
+	struct req *r;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!(r = STAILQ_FIRST(&h->queue)) && !h->stopping)
+			pthread_cond_wait(&h->work, &h->mu);
+		if (!r)
+			break; /* stopping, queue drained */
+		STAILQ_REMOVE_HEAD(&h->queue, hlink);
+		pthread_mutex_unlock(&h->mu);
+		run_handler(r);
+		r->handled = true;
+		MHD_resume_connection(r->conn); /* the access handler is called again: answer */
+		pthread_mutex_lock(&h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/*
+ * Suspend r's connection and queue r for a handler thread. False if the
+ * threads are stopping (the caller then runs the handler itself).
+ */
+static bool hand_off(struct handlers *h, struct req *r)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->stopping || h->nthreads == 0) {
+		pthread_mutex_unlock(&h->mu);
+		return false;
+	}
+	MHD_suspend_connection(r->conn);
+	STAILQ_INSERT_TAIL(&h->queue, r, hlink);
+	pthread_cond_signal(&h->work);
+	pthread_mutex_unlock(&h->mu);
+	return true;
+}
+
+static void handlers_init(struct handlers *h)
+{
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->work, NULL);
+	STAILQ_INIT(&h->queue);
+}
+
+/* Start n threads (fewer if the system refuses; 0 means handlers run inline). */
+static void handlers_start(struct handlers *h, int n)
+{
+	pthread_attr_t attr;
+
+	h->threads = xcalloc((size_t)n, sizeof *h->threads);
+	pthread_attr_init(&attr);
+	for (int i = 0; i < n; i++) {
+		if (pthread_create(&h->threads[i], &attr, handler_main, h) != 0) {
+			log_warn("started %d of %d handler threads", i, n);
+			break;
+		}
+		pthread_setname_np(h->threads[i], "yq-handler");
+		h->nthreads++;
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* Let the threads finish the queue, then join them; handlers run inline from now on. */
+static void handlers_stop(struct handlers *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->stopping = true;
+	pthread_cond_broadcast(&h->work);
+	pthread_mutex_unlock(&h->mu);
+	for (int i = 0; i < h->nthreads; i++)
+		pthread_join(h->threads[i], NULL);
+}
+
+/* After the daemon has stopped: nothing can hand off any more. */
+static void handlers_release(struct handlers *h)
+{
+	free(h->threads);
+	pthread_cond_destroy(&h->work);
+	pthread_mutex_destroy(&h->mu);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
 				 const char *method, const char *version,
 				 const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct app *app = cls;
+	struct http_server *s = cls;
 	struct req *r = *req_cls;
 	(void)version;
 
 	if (!r) {
-		*req_cls = req_new(app, c, url, method);
+		*req_cls = req_new(s->app, c, url, method);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -420,7 +543,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return MHD_YES;
 	}
 
-	dispatch(r);
+	if (!r->handled) {
+		if (dispatch_pre(r)) {
+			if (runs_on_handler_thread(r) && hand_off(&s->h, r))
+				return MHD_YES; /* answered when a handler thread resumes c */
+			run_handler(r);
+		}
+		r->handled = true;
+	}
 
 	size_t len;
 	char *body = buf_detach(&r->out, &len);
@@ -537,11 +667,13 @@ int http_server_start(struct app *app, struct http_server **out, struct err *e)
 	}
 	struct http_server *s = xcalloc(1, sizeof *s);
 	s->app = app;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	handlers_init(&s->h);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 #ifdef __linux__
 	flags |= MHD_USE_EPOLL;
 #endif
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app,
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -553,12 +685,14 @@ int http_server_start(struct app *app, struct http_server **out, struct err *e)
 				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 				MHD_OPTION_END);
 	if (!s->d) {
+		handlers_release(&s->h);
 		free(s);
 		return err_set(e, ERR_UNAVAILABLE, "listen", "无法在 %s 上监听（端口被占用？）",
 			       "cannot listen on %s (port in use?)", app->cfg.addr);
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : ntohs(sa.sin_port);
+	handlers_start(&s->h, app->cfg.handler_threads);
 	*out = s;
 	return 0;
 }
@@ -572,6 +706,10 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	/* Handler threads first: each resumes its connection, so none stays
+	 * suspended; requests arriving meanwhile run on their own thread. */
+	handlers_stop(&s->h);
 	MHD_stop_daemon(s->d);
+	handlers_release(&s->h);
 	free(s);
 }

@@ -28,13 +28,25 @@ def create_user(admin, login, password=DEMO_PASSWORD, roles=("experience_officer
 
 
 def db_write(srv, query, params=()):
-    """Change the database behind the server's back (it reads it on every request)."""
+    """Change the database behind the server's back, as another process would (the server
+    notices within the two seconds it trusts its session cache; see wait_status)."""
     con = sqlite3.connect(srv.db, timeout=10)
     try:
         con.execute(query, params)
         con.commit()
     finally:
         con.close()
+
+
+def wait_status(get, status, limit=15.0):
+    """Repeat get() until it answers status (or limit seconds pass); returns the last answer.
+    For changes the server cannot see at once: another process's writes to the database."""
+    t_end = time.time() + limit
+    while True:
+        r = get()
+        if r.status == status or time.time() > t_end:
+            return r
+        time.sleep(0.1)
 
 
 def assert_error(tc, r, status, code, field=None):
@@ -323,7 +335,8 @@ class Login(unittest.TestCase):
         # we cannot wait a day: move the expiry into the past
         db_write(self.srv, "UPDATE sessions SET expires_at = ? WHERE id = ?",
                  (now_ms() - 1000, r.json["id"]))
-        assert_error(self, api.get("/api/v1/me"), 401, "unauthenticated")
+        assert_error(self, wait_status(lambda: api.get("/api/v1/me"), 401), 401,
+                     "unauthenticated")
 
     # ---- own password ----
 
@@ -410,12 +423,132 @@ class Login(unittest.TestCase):
 
     def test_disabled_status_alone_blocks_sessions(self):
         # defence in depth: even if a session survived the disabling (a path that
-        # forgets to revoke), the user's status is checked on every request
+        # forgets to revoke, another process), the user's status is checked: at once
+        # after a change through the server, within seconds after one behind its back
         u = create_user(self.admin, "dis.only")
         c = self.srv.login("dis.only")
         self.assertEqual(c.get("/api/v1/me").status, 200)
         db_write(self.srv, "UPDATE users SET status = 'disabled' WHERE id = ?", (u["id"],))
+        assert_error(self, wait_status(lambda: c.get("/api/v1/me"), 401), 401,
+                     "unauthenticated")
+
+
+class SessionCache(unittest.TestCase):
+    """The server answers known sessions from memory; every change made through it that
+    alters what a session may do applies to the very next request."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server.start()
+        cls.admin = cls.srv.login("admin")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def dept(self, code, parent=None):
+        body = {"code": code, "name": "缓存测试 " + code}
+        if parent:
+            body["parent_id"] = parent
+        r = self.admin.post("/api/v1/departments", body)
+        self.assertEqual(r.status, 201, r)
+        return r.json["id"]
+
+    def logins(self, c):
+        r = c.get("/api/v1/users?limit=200")
+        self.assertEqual(r.status, 200, r)
+        return sorted(u["login"] for u in r.json["items"])
+
+    def warm(self, *clients):
+        for c in clients:
+            for _ in range(3):
+                self.assertEqual(c.get("/api/v1/me").status, 200)
+
+    def test_roles_and_department_apply_at_once(self):
+        d1, d2 = self.dept("sc-d1"), self.dept("sc-d2")
+        create_user(self.admin, "sc.mate1", department_id=d1)
+        create_user(self.admin, "sc.mate2", department_id=d2)
+        u = create_user(self.admin, "sc.user", roles=("mediator",))
+        c = self.srv.login("sc.user")
+        self.warm(c)
+        self.assertEqual(self.logins(c), ["sc.user"])  # own record only
+        self.assertNotIn("request.handle", c.get("/api/v1/me").json["permissions"])
+        # a handler of d1: its department's users, and the permissions that go with it
+        r = self.admin.patch("/api/v1/users/%d" % u["id"],
+                             {"roles": ["handler"], "department_id": d1})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.logins(c), ["sc.mate1", "sc.user"])
+        self.assertIn("request.handle", c.get("/api/v1/me").json["permissions"])
+        # moved to d2
+        r = self.admin.patch("/api/v1/users/%d" % u["id"], {"department_id": d2})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.logins(c), ["sc.mate2", "sc.user"])
+        # the role taken away
+        r = self.admin.patch("/api/v1/users/%d" % u["id"], {"roles": ["mediator"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.logins(c), ["sc.user"])
+        self.assertNotIn("request.handle", c.get("/api/v1/me").json["permissions"])
+
+    def test_department_moved_under_another(self):
+        # a department head sees the users of its department tree, matched by the
+        # department's path: moving the department changes the path of the head's session
+        top, other = self.dept("sc-top"), self.dept("sc-other")
+        sub = self.dept("sc-sub", top)
+        create_user(self.admin, "sc.sub1", department_id=sub)
+        create_user(self.admin, "sc.head", roles=("dept_head",), department_id=top)
+        c = self.srv.login("sc.head")
+        self.warm(c)
+        self.assertEqual(self.logins(c), ["sc.head", "sc.sub1"])
+        r = self.admin.patch("/api/v1/departments/%d" % top, {"parent_id": other})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.logins(c), ["sc.head", "sc.sub1"])
+
+    def test_password_reset_and_disable_end_sessions_at_once(self):
+        u = create_user(self.admin, "sc.reset")
+        web = self.srv.login("sc.reset")
+        bearer = self.srv.login("sc.reset", bearer=True)
+        self.warm(web, bearer)
+        r = self.admin.post("/api/v1/users/%d/password" % u["id"], {})
+        self.assertIn(r.status, (200, 201), r)
+        for c in (web, bearer):
+            assert_error(self, c.get("/api/v1/me"), 401, "unauthenticated")
+        v = create_user(self.admin, "sc.disable")
+        c = self.srv.login("sc.disable", bearer=True)
+        self.warm(c)
+        r = self.admin.patch("/api/v1/users/%d" % v["id"], {"status": "disabled"})
+        self.assertEqual(r.status, 200, r)
         assert_error(self, c.get("/api/v1/me"), 401, "unauthenticated")
+
+    def test_logout_and_token_revocation_apply_at_once(self):
+        create_user(self.admin, "sc.out")
+        web = self.srv.login("sc.out")
+        other = self.srv.login("sc.out")
+        r = web.post("/api/v1/me/tokens", {"name": "cache"})
+        self.assertEqual(r.status, 201, r)
+        api = self.srv.client()
+        api.bearer = r.json["token"]
+        self.warm(web, other, api)
+        r = web.delete("/api/v1/me/tokens/%d" % r.json["id"])
+        self.assertIn(r.status, (200, 204), r)
+        assert_error(self, api.get("/api/v1/me"), 401, "unauthenticated")
+        self.assertEqual(web.get("/api/v1/me").status, 200)
+        stale = self.srv.client()
+        stale.cookie = web.cookie
+        self.warm(stale)
+        self.assertEqual(web.post("/api/v1/auth/logout").status, 204)
+        assert_error(self, stale.get("/api/v1/me"), 401, "unauthenticated")
+        self.assertEqual(other.get("/api/v1/me").status, 200)
+
+    def test_many_sessions(self):
+        # more sessions than fit in one cache slot each: all stay valid, none mixed up
+        clients = [self.srv.login(l, bearer=True) for l in ("leader", "dispatcher", "handler",
+                                                             "bank", "advisor", "enterprise")]
+        for _ in range(3):
+            for c, l in zip(clients, ("leader", "dispatcher", "handler", "bank", "advisor",
+                                      "enterprise")):
+                r = c.get("/api/v1/me")
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json["login"], l)
 
 
 class Lockout(unittest.TestCase):

@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/jsonv.h"
+#include "base/jsonw.h"
 #include "base/util.h"
 #include "base/banned.h"
 
@@ -131,6 +132,54 @@ static void test_utf8(void **state)
 	assert_int_equal(utf8_len("二七区ab", strlen("二七区ab")), 5);
 }
 
+/* jsonw_value writes what json_dumps(JSON_COMPACT | JSON_REAL_PRECISION(p)) writes. */
+static void same_as_jansson(json_t *j, int precision)
+{
+	struct buf b;
+	char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(precision));
+	buf_init(&b, 0);
+	assert_non_null(want);
+	assert_int_equal(jsonw_value(&b, j, precision), 0);
+	assert_string_equal(b.p, want);
+	free(want);
+	buf_release(&b);
+	json_decref(j);
+}
+
+static void test_jsonw(void **state)
+{
+	(void)state;
+	static const double reals[] = {0.0, -0.0, 1.0, -2.5, 0.1, 1.0 / 3.0, 1e20, 1e-7,
+				       123456789012345.0, 34.7568, 113.6253, 99.99};
+	for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+		same_as_jansson(json_real(reals[i]), 12);
+		same_as_jansson(json_real(reals[i]), 17);
+	}
+	static const json_int_t ints[] = {0, 1, -1, 42, 1700000000000LL, INT64_MAX, INT64_MIN};
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+		same_as_jansson(json_integer(ints[i]), 12);
+	same_as_jansson(json_string("诉求 \"quoted\" back\\slash /slash\n\r\t\b\f\x01\x1f\x7f é"), 12);
+	same_as_jansson(json_stringn("a\0b", 3), 12);
+	same_as_jansson(json_string(""), 12);
+	same_as_jansson(json_pack("{s:[i,s,b,b,n,f],s:{},s:[],s:{s:{s:s}},s:o}", "list", 1, "二",
+				  1, 0, 0.5, "empty", "none", "deep", "a", "b", "c", "null",
+				  json_null()),
+			12);
+	/* keys in insertion order, escaped like strings */
+	json_t *o = json_object();
+	json_object_set_new(o, "zeta", json_integer(1));
+	json_object_set_new(o, "alpha\"q", json_integer(2));
+	json_object_set_new(o, "中文", json_string("值"));
+	same_as_jansson(o, 12);
+	/* a full buffer fails */
+	struct buf b;
+	buf_init(&b, 8);
+	json_t *big = json_pack("{s:s}", "key", "a value longer than eight bytes");
+	assert_int_equal(jsonw_value(&b, big, 12), -1);
+	json_decref(big);
+	buf_release(&b);
+}
+
 static void test_tokens_and_hash(void **state)
 {
 	(void)state;
@@ -217,7 +266,7 @@ int main(void)
 		cmocka_unit_test(test_err_set_and_status), cmocka_unit_test(test_buf_limits),
 		cmocka_unit_test(test_buf_json_escape),    cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_utf8),               cmocka_unit_test(test_tokens_and_hash),
-		cmocka_unit_test(test_jsonv),
+		cmocka_unit_test(test_jsonv),              cmocka_unit_test(test_jsonw),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

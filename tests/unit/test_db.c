@@ -329,6 +329,107 @@ static void test_stmt_cache(void **state)
 	db_close(db);
 }
 
+/* The cache finds constant SQL by its address: a buffer whose text changed is not mistaken
+ * for what it held before. */
+static void test_stmt_cache_by_address(void **state)
+{
+	struct db *db = open_db("addr.db", DB_OPEN_CREATE);
+	char sql[64];
+	(void)state;
+	for (int i = 0; i < 50; i++) {
+		snprintf(sql, sizeof sql, "SELECT %d", i % 7);
+		assert_int_equal(query_i64(db, sql), i % 7);
+	}
+	db_close(db);
+}
+
+/* Multi-row inserts: full statements, the rest kept (texts too) until written at last. */
+static void test_bulk(void **state)
+{
+	struct db *db = open_db("bulk.db", DB_OPEN_CREATE);
+	struct db_bulk b;
+	struct err e;
+	char t[32];
+	(void)state;
+	err_clear(&e);
+	exec_ok(db, "CREATE TABLE r (id INTEGER PRIMARY KEY, n INTEGER, x REAL, s TEXT)");
+	db_bulk_init(&b, db, "r (id, n, x, s)", 4, 10);
+	for (int i = 1; i <= 95; i++) {
+		db_bulk_int(&b, i);
+		if (i % 5)
+			db_bulk_int(&b, i * 2);
+		else
+			db_bulk_null(&b);
+		db_bulk_double(&b, i / 4.0);
+		snprintf(t, sizeof t, "row %d 行", i);
+		db_bulk_text(&b, i % 9 ? t : NULL);
+		assert_int_equal(db_bulk_row(&b, &e), 0);
+		if (i % 23 == 0) /* now and then: full statements only */
+			assert_int_equal(db_bulk_write(&b, false, &e), 0);
+	}
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM r"), 90 - 90 % 10 - 10 * 0);
+	assert_int_equal(db_bulk_pending(&b), 95 - query_i64(db, "SELECT COUNT(*) FROM r"));
+	assert_int_equal(db_bulk_write(&b, true, &e), 0);
+	assert_int_equal(db_bulk_pending(&b), 0);
+	assert_int_equal(b.written, 95);
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM r"), 95);
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM r WHERE n IS NULL"), 19);
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM r WHERE s IS NULL"), 10);
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM r WHERE s = 'row ' || id || ' 行'"), 85);
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM r WHERE x * 4 = id"), 95);
+	/* a row with the wrong number of values is refused, and the next one is fine */
+	db_bulk_int(&b, 500);
+	assert_int_equal(db_bulk_row(&b, &e), ERR_INTERNAL);
+	for (int k = 0; k < 5; k++)
+		db_bulk_int(&b, 501);
+	assert_int_equal(db_bulk_row(&b, &e), ERR_INTERNAL);
+	db_bulk_int(&b, 502);
+	db_bulk_int(&b, 1);
+	db_bulk_double(&b, 1);
+	db_bulk_text(&b, "x");
+	assert_int_equal(db_bulk_row(&b, &e), 0);
+	/* a failing statement fails the write and drops what was buffered */
+	db_bulk_int(&b, 502);
+	db_bulk_int(&b, 1);
+	db_bulk_double(&b, 1);
+	db_bulk_text(&b, "dup");
+	assert_int_equal(db_bulk_row(&b, &e), 0);
+	err_clear(&e);
+	assert_int_equal(db_bulk_write(&b, true, &e), ERR_CONFLICT);
+	assert_int_equal(db_bulk_pending(&b), 0);
+	db_bulk_release(&b);
+	db_close(db);
+}
+
+/* Indexes set aside and built again, constraints untouched. */
+static void test_indexes_aside(void **state)
+{
+	struct db *db = open_db("idx.db", DB_OPEN_CREATE);
+	struct db_index_set set = {0};
+	struct err e;
+	(void)state;
+	err_clear(&e);
+	exec_ok(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, UNIQUE (b));"
+		    "CREATE INDEX t_a ON t (a); CREATE INDEX t_ab ON t (a, b DESC);"
+		    "CREATE TABLE u (x INTEGER); CREATE INDEX u_x ON u (x)");
+	assert_int_equal(db_indexes_drop(db, "t", &set, &e), 0);
+	assert_int_equal(set.n, 2);
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+				       "AND tbl_name = 't'"),
+			 1); /* the UNIQUE constraint's */
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'u_x'"), 1);
+	exec_ok(db, "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y')");
+	assert_int_equal(db_indexes_restore(db, &set, &e), 0);
+	assert_int_equal(set.n, 0);
+	assert_int_equal(query_i64(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+				       "AND tbl_name = 't'"),
+			 3);
+	char sql[128];
+	query_text(db, "SELECT sql FROM sqlite_master WHERE name = 't_ab'", sql, sizeof sql);
+	assert_string_equal(sql, "CREATE INDEX t_ab ON t (a, b DESC)");
+	db_close(db);
+}
+
 static void test_errors(void **state)
 {
 	struct db *db = open_db("errors.db", DB_OPEN_CREATE);
@@ -967,6 +1068,9 @@ int main(void)
 		cmocka_unit_test(test_open_and_columns),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_stmt_cache),
+		cmocka_unit_test(test_stmt_cache_by_address),
+		cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_indexes_aside),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_check_and_backup_basics),
 		cmocka_unit_test(test_migrate_list),
