@@ -68,8 +68,8 @@ class Gen(unittest.TestCase):
         self.assertIn("rows/s", self.out)
         # every request has its submit event first, and every event its request
         self.assertEqual(self.q("SELECT COUNT(*) FROM requests r WHERE NOT EXISTS (SELECT 1 "
-                                "FROM request_events e WHERE e.tenant_id = r.tenant_id AND e.request_id = r.id AND "
-                                "e.action = 'submit')")[0][0], 0)
+                                "FROM request_events e WHERE e.tenant_id = r.tenant_id AND "
+                                "e.request_id = r.id AND e.action = 'submit')")[0][0], 0)
         self.assertEqual(self.q("SELECT COUNT(*) FROM request_events e WHERE NOT EXISTS "
                                 "(SELECT 1 FROM requests r WHERE r.id = e.request_id)")[0][0], 0)
         # the indexes set aside during the load are back
@@ -115,7 +115,8 @@ class Gen(unittest.TestCase):
                 "SUM(handle_due_at % 1000003), group_concat(state, '') FROM "
                 "(SELECT * FROM requests ORDER BY id)")
         self.assertEqual(self.q(sums), self.q(sums, db=db2))
-        ents = "SELECT group_concat(credit_code || name, ',') FROM (SELECT * FROM enterprises ORDER BY id)"
+        ents = ("SELECT group_concat(credit_code || name, ',') FROM "
+                "(SELECT * FROM enterprises ORDER BY id)")
         self.assertEqual(self.q(ents), self.q(ents, db=db2))
         db3 = os.path.join(self.tmp, "other.db")
         gen(db3, "--seed", "7")
