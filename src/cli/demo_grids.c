@@ -470,6 +470,7 @@ int demo_grids(struct db_pool *pool, const struct actor *sys, int64_t tenant,
 	json_t *feats = json_array();
 	json_array_append_new(feats, feature("410103", "二七区", geo_to_geojson(o)));
 	int street = 0;
+	size_t all_communities = 0;
 	char code[40], name[128];
 	for (int sj = 0; sj < m.h; sj += BLOCK)
 		for (int si = 0; si < m.w; si += BLOCK) {
@@ -488,9 +489,13 @@ int demo_grids(struct db_pool *pool, const struct actor *sys, int64_t tenant,
 					if (!cg)
 						continue;
 					community++;
-					char ccode[32];
-					const char *word = community_words[(street * 7 + community) %
-									   ARRAY_SIZE(community_words)];
+					char ccode[32], word[64];
+					/* names unique in the district: 幸福社区, 幸福里社区, 幸福苑社区 ... */
+					static const char *const forms[] = {"", "里", "苑", "路", "园", "街"};
+					size_t k = all_communities++;
+					snprintf(word, sizeof word, "%s%s",
+						 community_words[(k * 7) % ARRAY_SIZE(community_words)],
+						 forms[(k / ARRAY_SIZE(community_words)) % ARRAY_SIZE(forms)]);
 					snprintf(ccode, sizeof ccode, "%s%03u", scode, (unsigned)community % 1000u);
 					snprintf(name, sizeof name, "%s社区", word);
 					json_array_append_new(feats, feature(ccode, name, cg));

@@ -1017,8 +1017,12 @@ static int where(struct db *db, const struct actor *who, enum scope scope,
 			 db_args_text(a, f->tag));
 	if (f->is_key >= 0)
 		buf_addf(sql, " AND e.is_key = $%d", db_args_int(a, f->is_key ? 1 : 0));
-	if (f->grid_id)
-		buf_addf(sql, " AND e.grid_id = $%d", db_args_int(a, f->grid_id));
+	if (f->grid_id) /* that grid and every grid below it */
+		buf_addf(sql,
+			 " AND e.grid_id IN (SELECT g.id FROM grids g WHERE g.tenant_id = $1 AND "
+			 "g.path LIKE (SELECT p.path FROM grids p WHERE p.tenant_id = $1 AND p.id = $%d) "
+			 "|| '%%')",
+			 db_args_int(a, f->grid_id));
 	if (f->served_by)
 		buf_addf(sql,
 			 " AND e.id IN (SELECT enterprise_id FROM service_team_members WHERE "

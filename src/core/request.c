@@ -1448,8 +1448,13 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 	EQ_ID(department_id, "r.department_id")
 	EQ_ID(category_id, "r.category_id")
 	EQ_ID(enterprise_id, "r.enterprise_id")
-	EQ_ID(grid_id, "r.grid_id")
 #undef EQ_ID
+	if (f->grid_id) /* that grid and every grid below it (requests sit in unit grids) */
+		buf_addf(&sql,
+			 " AND r.grid_id IN (SELECT g.id FROM grids g WHERE g.tenant_id = r.tenant_id "
+			 "AND g.path LIKE (SELECT p.path FROM grids p WHERE p.tenant_id = r.tenant_id "
+			 "AND p.id = $%d) || '%%')",
+			 db_args_int(&a, f->grid_id));
 	if (f->req_type && *f->req_type)
 		buf_addf(&sql, " AND r.req_type = $%d", db_args_text(&a, f->req_type));
 	if (f->channel && *f->channel)

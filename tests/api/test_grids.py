@@ -349,6 +349,36 @@ class Grids(unittest.TestCase):
         self.assertEqual(self.admin.get(GRIDS + "/map.geojson?from=2026-01-01").status, 400)
         self.assertEqual(self.admin.get(GRIDS + "/map.geojson?level=city").status, 400)
 
+    def test_list_filters_cover_the_grid_and_below(self):
+        """?grid_id= on the request and enterprise lists: that grid and every grid below it
+        (requests and enterprises sit in unit grids; the map and the analysis drill down from
+        streets and communities)."""
+        def ids(path, **q):
+            out, after = set(), None
+            while True:
+                args = dict(q, limit=200, **({"after": after} if after else {}))
+                qs = "&".join("%s=%s" % kv for kv in args.items())
+                r = self.admin.get(path + "?" + qs)
+                self.assertEqual(r.status, 200, r)
+                out |= {it["id"] for it in r.json["items"]}
+                after = r.json["next"]
+                if not after:
+                    return out
+        for code in ("410199", "410199001", "410199001001", "410199001001001"):
+            gid = self.ids[code]
+            path = self.srv.sql("SELECT path FROM grids WHERE id = ?", (gid,))[0][0]
+            want_e = {i for (i,) in self.srv.sql(
+                "SELECT e.id FROM enterprises e JOIN grids g ON g.id = e.grid_id "
+                "WHERE g.path LIKE ?", (path + "%",))}
+            self.assertEqual(ids("/api/v1/enterprises", grid_id=gid), want_e, code)
+            want_r = {i for (i,) in self.srv.sql(
+                "SELECT r.id FROM requests r JOIN grids g ON g.id = r.grid_id "
+                "WHERE g.path LIKE ?", (path + "%",))}
+            self.assertEqual(ids("/api/v1/requests", grid_id=gid), want_r, code)
+            if code == "410199":
+                self.assertGreater(len(want_e), 50)
+        self.assertEqual(ids("/api/v1/requests", grid_id=999999), set())
+
     def test_delete(self):
         r = self.admin.delete(GRIDS + "/%d" % self.ids["410199002"])
         self.assertEqual((r.status, r.error.get("field")), (409, "id"), r)

@@ -15,6 +15,7 @@ export class ApiError extends Error {
     this.message_en = e.message || i18n.global.t('common.httpError', { s: status }, { locale: 'en' })
     this.message_zh = e.message_zh || e.message || i18n.global.t('common.httpError', { s: status }, { locale: 'zh' })
     this.field = e.field || ''
+    this.body = body || null
   }
   text(locale) {
     return locale && locale.startsWith('en') ? this.message_en : this.message_zh

@@ -25,6 +25,14 @@ const routes = [
     ],
   },
   {
+    path: '/field', component: () => import('./layouts/FieldLayout.vue'), meta: { staff: true, perm: 'visit.write' },
+    children: [
+      { path: '', component: () => import('./views/field/FieldTasks.vue'), meta: { staff: true, perm: 'visit.write' } },
+      { path: 'visit', component: () => import('./views/field/FieldVisit.vue'), meta: { staff: true, perm: 'visit.write' } },
+      { path: 'visits', component: () => import('./views/field/FieldVisits.vue'), meta: { staff: true, perm: 'visit.write' } },
+    ],
+  },
+  {
     path: '/console', component: Console, meta: { staff: true },
     children: [
       { path: '', redirect: () => homeFor() },
@@ -36,6 +44,11 @@ const routes = [
       { path: 'enterprises/:id', component: () => import('./views/console/EnterpriseDetail.vue'), meta: { staff: true, perm: 'enterprise.read', title: 'nav.enterprises' } },
       { path: 'blindspots', component: () => import('./views/console/BlindSpots.vue'), meta: { staff: true, perm: 'blindspot.read', title: 'nav.blindspots' } },
       { path: 'grids', component: () => import('./views/console/Grids.vue'), meta: { staff: true, perm: 'grid.read', title: 'nav.grids', wide: true } },
+      { path: 'analysis', component: () => import('./views/console/Analysis.vue'), meta: { staff: true, perm: 'analysis.read', title: 'nav.analysis', wide: true } },
+      { path: 'visits', component: () => import('./views/console/Visits.vue'), meta: { staff: true, perm: 'visit.read', title: 'nav.visits' } },
+      { path: 'campaigns', component: () => import('./views/console/Campaigns.vue'), meta: { staff: true, perm: 'visit.read', title: 'nav.campaigns' } },
+      { path: 'visit-plan', component: () => import('./views/console/VisitPlan.vue'), meta: { staff: true, perm: 'visit.read', title: 'nav.visitPlan' } },
+      { path: 'admin/grids', component: () => import('./views/admin/GridAdmin.vue'), meta: { staff: true, perm: 'grid.write', title: 'nav.gridAdmin' } },
       { path: 'checkin', component: () => import('./views/console/Checkin.vue'), meta: { staff: true, perm: 'checkin.verify', title: 'nav.checkin' } },
       { path: 'ledger', component: () => import('./views/console/Ledger.vue'), meta: { staff: true, perm: 'ledger.read', title: 'nav.ledger' } },
       { path: 'notifications', component: () => import('./views/Notifications.vue'), meta: { staff: true, title: 'nav.notifications' } },

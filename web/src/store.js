@@ -49,6 +49,7 @@ export function homeFor() {
   if (hasRole('leader')) return '/console/dashboard'
   if (can('request.dispatch')) return '/console/queue'
   if (can('request.handle')) return '/console/work'
+  if (can('visit.write')) return '/field'
   if (can('checkin.verify') && !can('request.handle')) return '/console/checkin'
   if (can('request.read')) return '/console/requests'
   if (can('enterprise.read')) return '/console/enterprises'
