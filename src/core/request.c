@@ -1382,6 +1382,45 @@ out:
 
 /* ---- lists and the timeline ---- */
 
+/*
+ * The overdue requests' ids, newest first (below `after` if not 0): a request is
+ * overdue while handled past its handling deadline (a paused one's clock stands
+ * still: not while paused), dispatched past its signing deadline, or replied
+ * past its return-visit deadline. Each is a range of one deadline in the partial
+ * index of its states (sql/021) — a few thousand ids at city scale, from the
+ * indexes alone; request_list then reads the requests one by one until its page
+ * is full, instead of reading, filtering and sorting every overdue request.
+ */
+static int overdue_ids(struct db *db, int64_t tenant, int64_t now, int64_t after, int64_t **out,
+		       size_t *n, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	size_t cap = 0;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT id FROM requests WHERE tenant_id = $1 AND state IN ('dispatched', "
+			   "'signed', 'in_progress') AND handle_due_at > 0 AND handle_due_at < $2 "
+			   "AND ($3 = 0 OR id < $3) UNION "
+			   "SELECT id FROM requests WHERE tenant_id = $1 AND state = 'dispatched' AND "
+			   "sign_due_at > 0 AND sign_due_at < $2 AND ($3 = 0 OR id < $3) UNION "
+			   "SELECT id FROM requests WHERE tenant_id = $1 AND state = 'replied' AND "
+			   "visit_due_at > 0 AND visit_due_at < $2 AND ($3 = 0 OR id < $3) "
+			   "ORDER BY 1 DESC",
+			   "iii", tenant, now, after);
+	*out = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 256;
+			*out = xrealloc(*out, cap * sizeof **out);
+		}
+		(*out)[(*n)++] = db_column_int64(st, 0);
+	}
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
 int request_list(struct db *db, const struct actor *who, enum scope scope,
 		 const struct request_filter *f, int64_t now, const struct workcal *cal,
 		 int (*each)(const struct request *r, void *ctx), void *ctx, struct err *e)
@@ -1392,8 +1431,13 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 	struct buf sql;
 	struct db_stmt *st = NULL;
 	char like[256];
-	int rc = 0;
+	int64_t *ids = NULL;
+	size_t nids = 0, next_id = 0;
+	int id_arg = 0, rc = 0;
 
+	if (f->view == RV_OVERDUE && (rc = overdue_ids(db, who->tenant_id, now, f->after, &ids,
+						       &nids, e)))
+		return rc;
 	buf_init(&sql, 0);
 	buf_addf(&sql, "SELECT " REQ_COLS REQ_FROM "WHERE r.tenant_id = $%d",
 		 db_args_int(&a, who->tenant_id));
@@ -1412,21 +1456,10 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 	case RV_DUE_SOON:
 		buf_adds(&sql, " AND r.state IN ('dispatched', 'signed', 'in_progress', 'paused')");
 		break;
-	case RV_OVERDUE: {
-		/* a paused request's clock stands still: not overdue while paused. Each kind of
-		 * lateness is a range of one deadline in the partial index of its states
-		 * (sql/021), written so that the planner takes them. */
-		int t = db_args_int(&a, who->tenant_id), at = db_args_int(&a, now);
-		buf_addf(&sql,
-			 " AND r.id IN (SELECT id FROM requests WHERE tenant_id = $%d AND state IN "
-			 "('dispatched', 'signed', 'in_progress') AND handle_due_at > 0 AND "
-			 "handle_due_at < $%d UNION SELECT id FROM requests WHERE tenant_id = $%d AND "
-			 "state = 'dispatched' AND sign_due_at > 0 AND sign_due_at < $%d UNION "
-			 "SELECT id FROM requests WHERE tenant_id = $%d AND state = 'replied' AND "
-			 "visit_due_at > 0 AND visit_due_at < $%d)",
-			 t, at, t, at, t, at);
+	case RV_OVERDUE:
+		/* one request at a time, from the ids of overdue_ids() */
+		buf_addf(&sql, " AND r.id = $%d", id_arg = db_args_int(&a, 0));
 		break;
-	}
 	case RV_TO_RATE:
 		buf_adds(&sql, " AND r.state = 'replied'");
 		break;
@@ -1476,10 +1509,16 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 	bool selective = f->view != RV_ALL && f->view != RV_CLOSED;
 	buf_addf(&sql, selective ? " ORDER BY +r.id DESC LIMIT $%d" : " ORDER BY r.id DESC LIMIT $%d",
 		 db_args_int(&a, f->view == RV_DUE_SOON ? 5000 : (f->limit > 0 ? f->limit : 50)));
+	int64_t n = 0;
+next:
+	if (id_arg) { /* the overdue queue: the next id, newest first */
+		if (next_id == nids)
+			goto out;
+		a.i[id_arg - 1] = ids[next_id++];
+	}
 	rc = db_query_args(db, &st, e, sql.p, &a);
 	if (rc)
 		goto out;
-	int64_t n = 0;
 	while ((rc = db_step(st, e)) == DB_ROW) {
 		struct request r;
 		read_row(st, &r);
@@ -1491,13 +1530,21 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 					     WORKCAL_SOON_DEFAULT, NULL) == WORKCAL_DUE_SOON;
 		int stop = keep ? each(&r, ctx) : 0;
 		request_release(&r);
-		if (keep && (stop || ++n >= (f->limit > 0 ? f->limit : 50)))
+		if (keep && (stop || ++n >= (f->limit > 0 ? f->limit : 50))) {
+			id_arg = 0; /* done */
 			break;
+		}
 	}
 	rc = rc < 0 ? rc : 0;
+	if (!rc && id_arg) {
+		db_finalize(st);
+		st = NULL;
+		goto next;
+	}
 out:
 	db_finalize(st);
 	buf_release(&sql);
+	free(ids);
 	return rc;
 }
 
