@@ -21,6 +21,9 @@ void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b);
 int buf_add(struct buf *b, const void *p, size_t n);
+/* Room for n more bytes (and the NUL) without a reallocation, for writers that fill
+ * p + len themselves, then add to len and terminate; -1 past max. */
+int buf_reserve(struct buf *b, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -144,13 +144,35 @@ int64_t workcal_utc_ms(int64_t days, int64_t ms_of_day)
 	return days * WORKCAL_DAY_MS + ms_of_day - WORKCAL_TZ_OFFSET_MS;
 }
 
+/* v as exactly `width` decimal digits at p. */
+static void digits_at(char *p, int v, int width)
+{
+	while (width--) {
+		p[width] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void workcal_format_local(int64_t utc_ms, char *out, size_t n)
 {
 	int y, m, d;
 	int64_t t = workcal_local_ms(utc_ms);
 	workcal_civil_from_days(workcal_local_day(utc_ms), &y, &m, &d);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00", y, m, d,
-		 (int)(t / 3600000), (int)(t / 60000 % 60), (int)(t / 1000 % 60), (int)(t % 1000));
+	if (y < 0 || y > 9999 || n < sizeof "YYYY-MM-DDTHH:MM:SS.mmm+08:00") {
+		snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00", y, m, d,
+			 (int)(t / 3600000), (int)(t / 60000 % 60), (int)(t / 1000 % 60),
+			 (int)(t % 1000));
+		return;
+	}
+	/* the same text without printf: every deadline of every listed request has one */
+	memcpy(out, "YYYY-MM-DDTHH:MM:SS.mmm+08:00", sizeof "YYYY-MM-DDTHH:MM:SS.mmm+08:00");
+	digits_at(out, y, 4);
+	digits_at(out + 5, m, 2);
+	digits_at(out + 8, d, 2);
+	digits_at(out + 11, (int)(t / 3600000), 2);
+	digits_at(out + 14, (int)(t / 60000 % 60), 2);
+	digits_at(out + 17, (int)(t / 1000 % 60), 2);
+	digits_at(out + 20, (int)(t % 1000), 3);
 }
 
 bool workcal_instant_ok(int64_t utc_ms)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "base/arena.h"
@@ -155,11 +156,48 @@ static void test_jsonw(void **state)
 		same_as_jansson(json_real(reals[i]), 12);
 		same_as_jansson(json_real(reals[i]), 17);
 	}
+	/* reals are written without printf where that is exact: many of them, as jansson does */
+	uint64_t seed = 88172645463325252ULL;
+	for (int i = 0; i < 60000; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17; /* xorshift64 */
+		double v;
+		switch (i % 6) {
+		case 0: /* a coordinate as typed: up to 8 decimals */
+			v = (double)(int64_t)(seed % 36000000000ULL) / 1e8 - 180;
+			break;
+		case 1: /* a few decimals */
+			v = (double)(int64_t)(seed % 2000000) / (double)(1 + (seed >> 40) % 1000) - 1000;
+			break;
+		case 2: { /* any double of a wide range of magnitudes */
+			double m = (double)(seed >> 11) / 9007199254740992.0;
+			v = m * pow(10, (double)((int)((seed >> 3) % 24) - 8));
+			break;
+		}
+		case 3: /* ties and near ties at the 12th digit */
+			v = ((double)(seed % 1000000000000ULL) + 0.5) / 1e6;
+			break;
+		case 4: /* near powers of ten */
+			v = pow(10, (double)((int)(seed % 20) - 6)) * (1 - 1e-13 * (double)(seed >> 60));
+			break;
+		default: /* whole numbers */
+			v = (double)(int64_t)(seed % 2000000000000ULL) - 1e12;
+		}
+		same_as_jansson(json_real(v), 12);
+		same_as_jansson(json_real(v), 6);
+	}
 	static const json_int_t ints[] = {0, 1, -1, 42, 1700000000000LL, INT64_MAX, INT64_MIN};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
 		same_as_jansson(json_integer(ints[i]), 12);
 	same_as_jansson(json_string("诉求 \"quoted\" back\\slash /slash\n\r\t\b\f\x01\x1f\x7f é"), 12);
 	same_as_jansson(json_stringn("a\0b", 3), 12);
+	/* every byte that needs escaping, at every place of a word (the scan reads 8 at a time) */
+	static const char special[] = {'"', '\\', '\n', '\x01', '\x1f', '\0', '\x7f', ' '};
+	for (size_t k = 0; k < sizeof special; k++)
+		for (size_t at = 0; at < 26; at++) {
+			char t[40] = "abcdefghijklmnopqrstuvwxyz\xe4\xba\x8c" "0123";
+			t[at] = special[k];
+			same_as_jansson(json_stringn(t, 29 + (at & 3)), 12);
+		}
 	same_as_jansson(json_string(""), 12);
 	same_as_jansson(json_pack("{s:[i,s,b,b,n,f],s:{},s:[],s:{s:{s:s}},s:o}", "list", 1, "二",
 				  1, 0, 0.5, "empty", "none", "deep", "a", "b", "c", "null",
@@ -177,6 +215,78 @@ static void test_jsonw(void **state)
 	json_t *big = json_pack("{s:s}", "key", "a value longer than eight bytes");
 	assert_int_equal(jsonw_value(&b, big, 12), -1);
 	json_decref(big);
+	buf_release(&b);
+}
+
+/* The streaming writer writes what jansson writes for the same document. */
+static void test_jsonw_stream(void **state)
+{
+	(void)state;
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, 0);
+	jsonw_init(&w, &b, 12);
+	jsonw_object(&w);
+	jsonw_kint(&w, "id", 42);
+	jsonw_kstr(&w, "title", "诉求 \"q\"\n");
+	jsonw_knull(&w, "none");
+	jsonw_kbool(&w, "yes", true);
+	jsonw_kbool(&w, "no", false);
+	jsonw_key(&w, "lat");
+	jsonw_real(&w, 34.7568);
+	jsonw_key(&w, "whole");
+	jsonw_real(&w, 3);
+	jsonw_key(&w, "empty");
+	jsonw_object(&w);
+	jsonw_end(&w);
+	jsonw_key(&w, "list");
+	jsonw_array(&w);
+	jsonw_int(&w, INT64_MIN);
+	jsonw_str(&w, "");
+	jsonw_array(&w);
+	jsonw_end(&w);
+	jsonw_object(&w);
+	jsonw_kint(&w, "a", 1);
+	jsonw_kint(&w, "b", -1);
+	jsonw_end(&w);
+	jsonw_null(&w);
+	jsonw_end(&w);
+	jsonw_key(&w, "tree");
+	json_t *tree = json_pack("{s:[i,s]}", "x", 1, "y");
+	jsonw_json(&w, tree);
+	jsonw_end(&w);
+	assert_int_equal(jsonw_finish(&w), 0);
+	json_t *want_j = json_pack("{s:i,s:s,s:n,s:b,s:b,s:f,s:f,s:{},s:[I,s,[],{s:i,s:i},n],s:O}",
+				   "id", 42, "title", "诉求 \"q\"\n", "none", "yes", 1, "no", 0,
+				   "lat", 34.7568, "whole", 3.0, "empty", "list",
+				   (json_int_t)INT64_MIN, "", "a", 1, "b", -1, "tree", tree);
+	char *want = json_dumps(want_j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	assert_string_equal(b.p, want);
+	free(want);
+	json_decref(want_j);
+	json_decref(tree);
+
+	/* misuse and a full buffer are reported by jsonw_finish */
+	buf_reset(&b);
+	jsonw_init(&w, &b, 12);
+	jsonw_object(&w);
+	assert_int_equal(jsonw_finish(&w), -1); /* not closed */
+	jsonw_int(&w, 1);                       /* a value without its key */
+	jsonw_end(&w);
+	assert_int_equal(jsonw_finish(&w), -1);
+	jsonw_init(&w, &b, 12);
+	jsonw_array(&w);
+	jsonw_key(&w, "k"); /* a key in an array */
+	jsonw_end(&w);
+	assert_int_equal(jsonw_finish(&w), -1);
+	jsonw_init(&w, &b, 12);
+	jsonw_end(&w); /* nothing open */
+	assert_int_equal(jsonw_finish(&w), -1);
+	buf_release(&b);
+	buf_init(&b, 8);
+	jsonw_init(&w, &b, 12);
+	jsonw_str(&w, "longer than eight bytes");
+	assert_int_equal(jsonw_finish(&w), -1);
 	buf_release(&b);
 }
 
@@ -267,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_buf_json_escape),    cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_utf8),               cmocka_unit_test(test_tokens_and_hash),
 		cmocka_unit_test(test_jsonv),              cmocka_unit_test(test_jsonw),
+		cmocka_unit_test(test_jsonw_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
