@@ -5,6 +5,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/jsonw.h"
 #include "base/banned.h"
 
 int api_page(struct req *r, struct page *p)
@@ -19,6 +20,21 @@ json_t *api_list(json_t *items, int64_t next_after)
 {
 	return json_pack("{s:o,s:o}", "items", items, "next",
 			 next_after ? json_integer(next_after) : json_null());
+}
+
+void api_reply_begin(struct req *r, int status, struct jsonw *w)
+{
+	r->status = status;
+	r->content_type = "application/json; charset=utf-8";
+	buf_reset(&r->out);
+	jsonw_init(w, &r->out, 12); /* the precision of reply_json */
+}
+
+int api_reply_end(struct req *r, const struct jsonw *w)
+{
+	if (jsonw_finish(w))
+		return req_fail(r, ERR_INTERNAL, NULL, "无法生成应答", "cannot write the answer");
+	return 0;
 }
 
 json_t *api_id(int64_t id)

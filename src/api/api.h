@@ -46,6 +46,16 @@ struct enterprise_filter;
 /* The list filters of GET /api/v1/enterprises from the query string (api_enterprise.c). */
 int api_enterprise_filter(struct req *r, struct enterprise_filter *f);
 
+struct jsonw;
+/*
+ * A JSON reply written straight into the response body, no tree: begin
+ * (status, content type, an empty body and w over it), write with w, then
+ * return api_reply_end(r, w) — 0, or ERR_INTERNAL if the text is not
+ * complete (the dispatcher then answers the error instead).
+ */
+void api_reply_begin(struct req *r, int status, struct jsonw *w);
+int api_reply_end(struct req *r, const struct jsonw *w);
+
 /* An optional reference to JSON: null for 0. */
 json_t *api_id(int64_t id);
 

@@ -11,8 +11,11 @@
 
 #include <string.h>
 
+#include <inttypes.h>
+
 #include "base/arena.h"
 #include "base/jsonv.h"
+#include "base/jsonw.h"
 #include "base/util.h"
 #include "core/enterprise.h"
 #include "core/request.h"
@@ -145,19 +148,26 @@ static int h_submit(struct req *r)
 /* ---- reading ---- */
 
 struct list_ctx {
-	struct req *r;
-	json_t *items;
-	int64_t last, n, now;
+	struct jsonw *w;
+	int64_t n, now, last;  /* items written, the time, the id of the last */
 	const struct workcal *cal;
-	bool staff;
+	unsigned flags;
+	enum request_view view;
+	char next[72];         /* a deadline queue's cursor after the last item */
 };
 
 static int each_request(const struct request *q, void *p)
 {
 	struct list_ctx *c = p;
-	json_t *j = request_json(q, c->now, c->cal, c->staff);
-	json_object_del(j, "content"); /* lists carry the title; the record has the text */
-	json_array_append_new(c->items, j);
+	jsonw_object(c->w); /* lists carry the title; the record has the text */
+	request_json(c->w, q, c->now, c->cal, c->flags);
+	jsonw_end(c->w);
+	if (c->view == RV_OVERDUE)
+		snprintf(c->next, sizeof c->next, "d.%" PRId64 ".%" PRId64, request_overdue_key(q),
+			 q->id);
+	else if (c->view == RV_DUE_SOON)
+		snprintf(c->next, sizeof c->next, "s.%" PRId64 ".%" PRId64 ".%" PRId64,
+			 q->handle_due_at, q->clock_from, q->id);
 	c->last = q->id;
 	c->n++;
 	return 0;
@@ -171,6 +181,41 @@ static const struct {
 	{"open", RV_OPEN},       {"due_soon", RV_DUE_SOON},       {"overdue", RV_OVERDUE},
 	{"to_rate", RV_TO_RATE}, {"closed", RV_CLOSED},           {"pending_decision", RV_PENDING_DECISION},
 };
+
+/*
+ * The cursor of the deadline queues (their `next`): "d.<deadline>.<id>" for
+ * the overdue queue, "s.<deadline>.<clock start>.<id>" for due soon; absent
+ * or 0 = the start.
+ */
+static int deadline_cursor(struct req *r, struct request_filter *f)
+{
+	const char *v = req_query(r, "after");
+	char t[72];
+	int64_t x[3] = {0, 0, 0};
+	int want = f->view == RV_DUE_SOON ? 3 : 2, n = 0;
+	if (!v || !*v || strcmp(v, "0") == 0)
+		return 0;
+	if (strlen(v) < sizeof t && v[0] == (want == 3 ? 's' : 'd') && v[1] == '.') {
+		char *p = t;
+		snprintf(t, sizeof t, "%s", v + 2);
+		while (p && n < want) { /* the numbers between the dots */
+			char *dot = strchr(p, '.');
+			if (dot)
+				*dot++ = '\0';
+			if (*p == '-' || *p == '+' || !parse_i64(p, &x[n++]))
+				break;
+			p = dot;
+		}
+		if (n == want && !p && x[0] > 0 && x[want - 1] > 0) {
+			f->after_key = x[0];
+			f->after_start = want == 3 ? x[1] : 0;
+			f->after = x[want - 1];
+			return 0;
+		}
+	}
+	return req_fail(r, ERR_BAD_REQUEST, "after", "after 应为上一页的 next",
+			"after must be the next of the previous page");
+}
 
 static int h_list(struct req *r)
 {
@@ -208,25 +253,46 @@ static int h_list(struct req *r)
 	    (rc = req_query_int(r, "grid_id", 0, 0, INT64_MAX, &f.grid_id)) ||
 	    (rc = req_query_int(r, "received_from", 0, 0, INT64_MAX, &f.received_from)) ||
 	    (rc = req_query_int(r, "received_to", 0, 0, INT64_MAX, &f.received_to)) ||
-	    (rc = req_query_int(r, "after", 0, 0, INT64_MAX, &f.after)) ||
+	    (rc = f.view == RV_OVERDUE || f.view == RV_DUE_SOON
+			  ? deadline_cursor(r, &f)
+			  : req_query_int(r, "after", 0, 0, INT64_MAX, &f.after)) ||
 	    (rc = req_query_int(r, "limit", 50, 1, 200, &f.limit)))
 		return rc;
 	struct db *db = req_db(r);
 	struct workcal *cal = NULL;
 	if (!db || (rc = calendar(r, &cal)))
 		return r->err.code ? r->err.code : rc;
-	struct list_ctx c = {.r = r, .items = json_array(), .now = now_ms(), .cal = cal,
-			     .staff = is_staff(r)};
+	struct jsonw w;
+	struct list_ctx c = {.w = &w, .now = now_ms(), .cal = cal,
+			     .flags = is_staff(r) ? REQUEST_JSON_STAFF : 0, .view = f.view};
+	api_reply_begin(r, 200, &w);
+	jsonw_object(&w);
+	jsonw_key(&w, "items");
+	jsonw_array(&w);
 	rc = request_list(db, &r->actor, r->scope, &f, c.now, cal, each_request, &c, &r->err);
 	workcal_unref(cal);
-	if (rc) {
-		json_decref(c.items);
+	if (rc)
 		return rc;
-	}
-	return reply_json(r, 200, api_list(c.items, c.n == f.limit ? c.last : 0));
+	jsonw_end(&w);
+	jsonw_key(&w, "next"); /* a number (an id), or a deadline queue's cursor */
+	if (c.n < f.limit)
+		jsonw_null(&w);
+	else if (c.view == RV_OVERDUE || c.view == RV_DUE_SOON)
+		jsonw_str(&w, c.next);
+	else
+		jsonw_int(&w, c.last);
+	jsonw_end(&w);
+	return api_reply_end(r, &w);
 }
 
 /* A request the caller may read; 404 outside the scope. */
+static int visible(struct req *r, const struct request *q)
+{
+	if (request_visible(&r->actor, authz_scope(&r->actor, PERM_REQUEST_READ), q))
+		return 0;
+	return req_fail(r, ERR_NOT_FOUND, "id", "找不到该诉求", "no such request");
+}
+
 static int load(struct req *r, struct request *q)
 {
 	int64_t id;
@@ -238,76 +304,91 @@ static int load(struct req *r, struct request *q)
 		return r->err.code;
 	if ((rc = request_get(db, r->actor.tenant_id, id, q, &r->err)))
 		return rc;
-	if (!request_visible(&r->actor, authz_scope(&r->actor, PERM_REQUEST_READ), q)) {
+	if ((rc = visible(r, q)))
 		request_release(q);
-		return req_fail(r, ERR_NOT_FOUND, "id", "找不到该诉求", "no such request");
-	}
-	return 0;
-}
-
-/* The actions the caller could take now (for the UI's buttons); NULL on a database error. */
-static json_t *actions_json(struct req *r, const struct request *q, const struct workcal *cal,
-			    int64_t now)
-{
-	unsigned set = 0;
-	if (request_actions(req_db(r), &r->actor, q, now, cal, &set, &r->err))
-		return NULL;
-	json_t *a = json_array();
-	for (int i = 0; i < RA__COUNT; i++)
-		if (set & (1u << i))
-			json_array_append_new(a, json_string(req_action_name((enum req_action)i)));
-	return a;
-}
-
-static int each_application(const struct request_application *a, void *p)
-{
-	json_t *j = json_pack("{s:I,s:s,s:s,s:i,s:s,s:I,s:s,s:I}", "id", (json_int_t)a->id, "kind",
-			      a->kind, "status", a->status, "days", a->days, "reason", a->reason,
-			      "applicant_id", (json_int_t)a->applicant_id, "applicant_name",
-			      a->applicant_name, "applied_at", (json_int_t)a->applied_at);
-	json_object_set_new(j, "decided_at", api_time(a->decided_at));
-	json_object_set_new(j, "decision_note", json_string(a->decision_note));
-	json_array_append_new(p, j);
-	return 0;
+	return rc;
 }
 
 /* The record as the caller sees it, with the actions it may take (and, for
  * staff, the extension and return applications). */
-static int reply_request(struct req *r, const struct request *q, const struct workcal *cal,
-			 int status, int64_t event_id)
+static int reply_detail(struct req *r, const struct request_detail *d, const struct workcal *cal,
+			int status, int64_t event_id)
 {
 	int64_t now = now_ms();
 	bool staff = is_staff(r);
-	json_t *actions = actions_json(r, q, cal, now), *apps = staff ? json_array() : NULL;
-	if (!actions || (apps && request_applications(req_db(r), r->actor.tenant_id, q->id,
-						      each_application, apps, &r->err))) {
-		json_decref(actions);
-		json_decref(apps);
-		return r->err.code ? r->err.code : ERR_INTERNAL;
+	unsigned set = request_actions(&r->actor, &d->r, d->apps, d->napps, now, cal);
+	struct jsonw w;
+	api_reply_begin(r, status, &w);
+	jsonw_object(&w);
+	request_json(&w, &d->r, now, cal, REQUEST_JSON_CONTENT | (staff ? REQUEST_JSON_STAFF : 0));
+	jsonw_key(&w, "actions");
+	jsonw_array(&w);
+	for (int i = 0; i < RA__COUNT; i++)
+		if (set & (1u << i))
+			jsonw_str(&w, req_action_name((enum req_action)i));
+	jsonw_end(&w);
+	if (staff) {
+		jsonw_key(&w, "applications");
+		jsonw_array(&w);
+		for (size_t i = 0; i < d->napps; i++) {
+			const struct request_application *a = &d->apps[i];
+			jsonw_object(&w);
+			jsonw_kint(&w, "id", a->id);
+			jsonw_kstr(&w, "kind", a->kind);
+			jsonw_kstr(&w, "status", a->status);
+			jsonw_kint(&w, "days", a->days);
+			jsonw_kstr(&w, "reason", a->reason);
+			jsonw_kint(&w, "applicant_id", a->applicant_id);
+			jsonw_kstr(&w, "applicant_name", a->applicant_name);
+			jsonw_kint(&w, "applied_at", a->applied_at);
+			jsonw_key(&w, "decided_at");
+			if (a->decided_at)
+				jsonw_int(&w, a->decided_at);
+			else
+				jsonw_null(&w);
+			jsonw_kstr(&w, "decision_note", a->decision_note);
+			jsonw_end(&w);
+		}
+		jsonw_end(&w);
 	}
-	json_t *j = request_json(q, now, cal, staff);
-	json_object_set_new(j, "actions", actions);
-	if (apps)
-		json_object_set_new(j, "applications", apps);
 	if (event_id)
-		json_object_set_new(j, "event_id", json_integer(event_id));
-	return reply_json(r, status, j);
+		jsonw_kint(&w, "event_id", event_id);
+	jsonw_end(&w);
+	return api_reply_end(r, &w);
 }
 
-static int h_get(struct req *r)
+/* The same for a request read without its applications (they are read here). */
+static int reply_request(struct req *r, const struct request *q, const struct workcal *cal,
+			 int status, int64_t event_id)
 {
-	struct request q;
-	struct workcal *cal = NULL;
-	int rc = load(r, &q);
+	struct request_detail d;
+	int rc = request_detail_load(req_db(r), q, &d, &r->err);
 	if (rc)
 		return rc;
-	if (calendar(r, &cal)) {
-		request_release(&q);
+	rc = reply_detail(r, &d, cal, status, event_id);
+	request_detail_release(&d);
+	return rc;
+}
+
+/* One statement reads the request and its applications. */
+static int h_get(struct req *r)
+{
+	struct request_detail d;
+	struct workcal *cal = NULL;
+	struct db *db;
+	int64_t id;
+	int rc = req_param_id(r, "id", &id);
+	if (rc)
+		return rc;
+	if (!(db = req_db(r)))
 		return r->err.code;
+	if ((rc = request_get_detail(db, r->actor.tenant_id, id, &d, &r->err)))
+		return rc;
+	if (!(rc = visible(r, &d.r)) && !(rc = calendar(r, &cal))) {
+		rc = reply_detail(r, &d, cal, 200, 0);
+		workcal_unref(cal);
 	}
-	rc = reply_request(r, &q, cal, 200, 0);
-	workcal_unref(cal);
-	request_release(&q);
+	request_detail_release(&d);
 	return rc;
 }
 
@@ -421,15 +502,15 @@ static int h_action(struct req *r)
 		workcal_unref(cal);
 		return rc;
 	}
-	struct request q;
-	rc = request_get(req_db(r), r->actor.tenant_id, s.id, &q, &r->err);
+	struct request_detail d;
+	rc = request_get_detail(req_db(r), r->actor.tenant_id, s.id, &d, &r->err);
 	if (rc) {
 		workcal_unref(cal);
 		return rc;
 	}
-	rc = reply_request(r, &q, cal, 200, s.event_id);
+	rc = reply_detail(r, &d, cal, 200, s.event_id);
 	workcal_unref(cal);
-	request_release(&q);
+	request_detail_release(&d);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/jsonv.h"
+#include "base/jsonw.h"
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
@@ -205,26 +206,44 @@ int request_validate(const struct request_input *in, struct err *e)
 
 /* ---- reading ---- */
 
-#define REQ_COLS                                                                              \
+/* The columns read_row reads. Lists leave out what they do not show or need: the text
+ * and the grid's path (the scope is in their WHERE): REQ_LIST_COLS. */
+#define REQ_COLS_WITH(content, grid_path)                                                     \
 	"r.id, r.tenant_id, r.number, r.channel, r.req_type, r.category_id, c.name, "         \
-	"r.enterprise_id, en.name, r.contact_name, r.contact_phone, r.title, r.content, "     \
+	"r.enterprise_id, en.name, r.contact_name, r.contact_phone, r.title, " content ", "   \
 	"r.address, r.lat, r.lon, r.grid_id, r.urgency, r.state, r.paused_from, "             \
 	"r.department_id, d.name, d.path, r.handler_id, u.display_name, r.created_by, "       \
 	"r.master_id, r.reopen_count, r.supervision_level, r.received_at, r.dispatched_at, "  \
 	"r.signed_at, r.replied_at, r.closed_at, r.sign_due_at, r.handle_due_at, "            \
 	"r.visit_due_at, r.paused_at, r.paused_ms, r.extended_days, r.rating_solved, "        \
 	"r.rating, r.rating_comment, r.closed_on_time, r.version, r.created_at, r.updated_at, "    \
-	"r.clock_from, COALESCE((SELECT path FROM grids WHERE id = r.grid_id), '')"
+	"r.clock_from, " grid_path
+#define REQ_COLS \
+	REQ_COLS_WITH("r.content", "COALESCE((SELECT path FROM grids WHERE id = r.grid_id), '')")
+#define REQ_LIST_COLS REQ_COLS_WITH("''", "''")
+#define REQ_NCOLS 49
 #define REQ_FROM                                                                              \
 	" FROM requests r LEFT JOIN request_categories c ON c.id = r.category_id "            \
 	"LEFT JOIN enterprises en ON en.id = r.enterprise_id "                               \
 	"LEFT JOIN departments d ON d.id = r.department_id "                                 \
 	"LEFT JOIN users u ON u.id = r.handler_id "
 
-#define COPY(dst, col) snprintf((dst), sizeof(dst), "%s", db_column_text(st, (col)))
+/* A text column into a fixed buffer, cut short (as snprintf would) if it does not fit. */
+static void copy_col(char *dst, size_t size, struct db_stmt *st, int col)
+{
+	size_t n;
+	const char *p = db_column_textn(st, col, &n);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+#define COPY(dst, col) copy_col((dst), sizeof(dst), st, (col))
 #define OPT_ID(col) (db_column_is_null(st, (col)) ? 0 : db_column_int64(st, (col)))
 
-static void read_row(struct db_stmt *st, struct request *r)
+/* With content false the text is not copied (NULL): lists do not show it. */
+static void read_row_text(struct db_stmt *st, struct request *r, bool content)
 {
 	memset(r, 0, sizeof *r);
 	r->id = db_column_int64(st, 0);
@@ -239,7 +258,7 @@ static void read_row(struct db_stmt *st, struct request *r)
 	COPY(r->contact_name, 9);
 	COPY(r->contact_phone, 10);
 	COPY(r->title, 11);
-	r->content = xstrdup(db_column_text(st, 12));
+	r->content = content ? xstrdup(db_column_text(st, 12)) : NULL;
 	COPY(r->address, 13);
 	r->has_location = !db_column_is_null(st, 14) && !db_column_is_null(st, 15);
 	r->lat = r->has_location ? db_column_double(st, 14) : 0;
@@ -281,6 +300,11 @@ static void read_row(struct db_stmt *st, struct request *r)
 	COPY(r->grid_path, 48);
 }
 
+static void read_row(struct db_stmt *st, struct request *r)
+{
+	read_row_text(st, r, true);
+}
+
 void request_release(struct request *r)
 {
 	if (r) {
@@ -306,6 +330,116 @@ int request_get(struct db *db, int64_t tenant_id, int64_t id, struct request *ou
 	if (rc == DB_DONE)
 		return err_set(e, ERR_NOT_FOUND, "id", "找不到该诉求", "no such request");
 	return rc < 0 ? rc : 0;
+}
+
+/* The columns of an application (app_row reads them from column `at` on). */
+#define APP_COLS                                                                              \
+	"a.id, a.applicant_id, a.applied_at, a.decided_by, a.decided_at, a.days, a.kind, "    \
+	"a.status, a.reason, a.decision_note, COALESCE(ua.display_name, '')"
+
+/* Borrowed from the statement's row. */
+static void app_row(struct db_stmt *st, int at, struct request_application *a)
+{
+	*a = (struct request_application){
+		.id = db_column_int64(st, at), .applicant_id = db_column_int64(st, at + 1),
+		.applied_at = db_column_int64(st, at + 2), .decided_by = db_column_int64(st, at + 3),
+		.decided_at = db_column_int64(st, at + 4), .days = (int)db_column_int64(st, at + 5),
+		.kind = db_column_text(st, at + 6), .status = db_column_text(st, at + 7),
+		.reason = db_column_text(st, at + 8), .decision_note = db_column_text(st, at + 9),
+		.applicant_name = db_column_text(st, at + 10),
+	};
+}
+
+/* Owned copies: kind and status are the schema's words, the texts are strdup'ed. */
+static void app_keep(struct request_detail *d, const struct request_application *a)
+{
+	static const char *const words[] = {"extension", "return", "pending", "approved", "refused"};
+	struct request_application *c;
+	d->apps = xrealloc(d->apps, (d->napps + 1) * sizeof *d->apps);
+	c = &d->apps[d->napps++];
+	*c = *a;
+	c->kind = c->status = "";
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		if (strcmp(a->kind, words[i]) == 0)
+			c->kind = words[i];
+		if (strcmp(a->status, words[i]) == 0)
+			c->status = words[i];
+	}
+	c->reason = xstrdup(a->reason);
+	c->decision_note = xstrdup(a->decision_note);
+	c->applicant_name = xstrdup(a->applicant_name);
+}
+
+void request_detail_release(struct request_detail *d)
+{
+	if (!d)
+		return;
+	request_release(&d->r);
+	for (size_t i = 0; i < d->napps; i++) {
+		free((char *)d->apps[i].reason);
+		free((char *)d->apps[i].decision_note);
+		free((char *)d->apps[i].applicant_name);
+	}
+	free(d->apps);
+	d->apps = NULL;
+	d->napps = 0;
+}
+
+int request_get_detail(struct db *db, int64_t tenant_id, int64_t id, struct request_detail *out,
+		       struct err *e)
+{
+	struct db_stmt *st = NULL;
+	out->r.content = NULL; /* the rest is read_row's */
+	out->apps = NULL;
+	out->napps = 0;
+	/* one row per application (one with NULLs if none), in their order */
+	int rc = db_queryf(db, &st, e,
+			   "SELECT " REQ_COLS ", " APP_COLS REQ_FROM
+			   "LEFT JOIN request_applications a ON a.tenant_id = r.tenant_id "
+			   "AND a.request_id = r.id LEFT JOIN users ua ON ua.id = a.applicant_id "
+			   "WHERE r.tenant_id = $1 AND r.id = $2 ORDER BY a.id",
+			   "ii", tenant_id, id);
+	if (rc)
+		return rc;
+	bool found = false;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		if (!found)
+			read_row(st, &out->r);
+		found = true;
+		if (!db_column_is_null(st, REQ_NCOLS)) {
+			struct request_application a;
+			app_row(st, REQ_NCOLS, &a);
+			app_keep(out, &a);
+		}
+	}
+	db_finalize(st);
+	if (rc < 0) {
+		request_detail_release(out);
+		return rc;
+	}
+	if (!found)
+		return err_set(e, ERR_NOT_FOUND, "id", "找不到该诉求", "no such request");
+	return 0;
+}
+
+static int keep_app(const struct request_application *a, void *ctx)
+{
+	app_keep(ctx, a);
+	return 0;
+}
+
+int request_detail_load(struct db *db, const struct request *r, struct request_detail *d,
+			struct err *e)
+{
+	memset(d, 0, sizeof *d);
+	int rc = request_applications(db, r->tenant_id, r->id, keep_app, d, e);
+	if (rc) {
+		request_detail_release(d);
+		return rc;
+	}
+	d->r = *r;
+	d->r.content = r->content ? xstrdup(r->content) : NULL;
+	return 0;
 }
 
 bool request_visible(const struct actor *a, enum scope s, const struct request *r)
@@ -958,24 +1092,37 @@ static int64_t effective_due(const struct workcal *cal, const struct request *r,
 	return due;
 }
 
+/* The kind of application an action applies for or decides; NULL for the others. */
+static const char *app_kind(enum req_action a)
+{
+	switch (a) {
+	case RA_RETURN_APPLY:
+	case RA_RETURN_DECIDE:
+		return "return";
+	case RA_EXTEND_APPLY:
+	case RA_EXTEND_DECIDE:
+		return "extension";
+	default:
+		return NULL;
+	}
+}
+
 /*
  * What an action needs beyond the state (request_actions offers only what
  * passes): an application to decide, none pending to apply again, an
  * extension before the deadline, reopening a closed request only after an
- * unsatisfied rating. The pending application's id and days go to app_id
- * and app_days.
+ * unsatisfied rating. app_id is the oldest pending application of the
+ * action's kind (app_kind), 0 if none.
  */
-static int conditions(struct db *db, const struct request *r, enum req_action a, int64_t now,
-		      const struct workcal *cal, int64_t *app_id, int64_t *app_days, struct err *e)
+static int check_conditions(const struct request *r, enum req_action a, int64_t now,
+			    const struct workcal *cal, int64_t app_id, struct err *e)
 {
-	int rc;
 	switch (a) {
 	case RA_RETURN_APPLY:
 	case RA_EXTEND_APPLY:
 	case RA_RETURN_DECIDE:
 	case RA_EXTEND_DECIDE: {
 		bool apply = a == RA_RETURN_APPLY || a == RA_EXTEND_APPLY;
-		const char *kind = a == RA_RETURN_APPLY || a == RA_RETURN_DECIDE ? "return" : "extension";
 		if (a == RA_EXTEND_APPLY) {
 			int64_t due = effective_due(cal, r, now);
 			if (!due || now > due)
@@ -984,12 +1131,10 @@ static int conditions(struct db *db, const struct request *r, enum req_action a,
 					       "the handling deadline has passed: an extension must be "
 					       "asked for before it");
 		}
-		if ((rc = pending_app(db, r->tenant_id, r->id, kind, app_id, app_days, e)))
-			return rc;
-		if (apply && *app_id)
+		if (apply && app_id)
 			return err_set(e, ERR_CONFLICT, "action", "已有待审批的申请",
 				       "an application of this kind is already pending");
-		if (!apply && !*app_id)
+		if (!apply && !app_id)
 			return err_set(e, ERR_CONFLICT, "action", "没有待审批的申请",
 				       "there is no pending application to decide");
 		return 0;
@@ -1004,10 +1149,24 @@ static int conditions(struct db *db, const struct request *r, enum req_action a,
 	}
 }
 
-int request_actions(struct db *db, const struct actor *who, const struct request *r, int64_t now,
-		    const struct workcal *cal, unsigned *out, struct err *e)
+/* check_conditions with the pending application read from the database (its id and
+ * days to app_id and app_days). */
+static int conditions(struct db *db, const struct request *r, enum req_action a, int64_t now,
+		      const struct workcal *cal, int64_t *app_id, int64_t *app_days, struct err *e)
 {
-	*out = 0;
+	const char *kind = app_kind(a);
+	int rc;
+	*app_id = 0;
+	if (kind && (rc = pending_app(db, r->tenant_id, r->id, kind, app_id, app_days, e)))
+		return rc;
+	return check_conditions(r, a, now, cal, *app_id, e);
+}
+
+unsigned request_actions(const struct actor *who, const struct request *r,
+			 const struct request_application *apps, size_t napps, int64_t now,
+			 const struct workcal *cal)
+{
+	unsigned out = 0;
 	for (int i = 0; i < RA__COUNT; i++) {
 		enum req_action a = (enum req_action)i;
 		if (a == RA_AUTO_CLOSE || !request_action_allowed(a, r->state))
@@ -1015,18 +1174,17 @@ int request_actions(struct db *db, const struct actor *who, const struct request
 		enum scope sc = authz_scope(who, steps[a].perm);
 		if (sc == SCOPE_NONE || !request_visible(who, sc, r))
 			continue;
-		int64_t app_id = 0, app_days = 0;
+		const char *kind = app_kind(a);
+		int64_t app_id = 0;
+		for (size_t k = 0; kind && k < napps && !app_id; k++) /* the oldest pending one */
+			if (strcmp(apps[k].kind, kind) == 0 && strcmp(apps[k].status, "pending") == 0)
+				app_id = apps[k].id;
 		struct err e2;
 		err_clear(&e2);
-		int rc = conditions(db, r, a, now, cal, &app_id, &app_days, &e2);
-		if (rc && e2.code != ERR_CONFLICT && e2.code != ERR_UNPROCESSABLE) {
-			*e = e2; /* the database failed */
-			return rc;
-		}
-		if (!rc)
-			*out |= 1u << a;
+		if (!check_conditions(r, a, now, cal, app_id, &e2))
+			out |= 1u << a;
 	}
-	return 0;
+	return out;
 }
 
 /* Applications that can no longer be decided once the request is in state s lapse. */
@@ -1382,42 +1540,131 @@ out:
 
 /* ---- lists and the timeline ---- */
 
+int64_t request_overdue_key(const struct request *r)
+{
+	switch (r->state) {
+	case RS_DISPATCHED:
+		if (r->sign_due_at && (!r->handle_due_at || r->sign_due_at <= r->handle_due_at))
+			return r->sign_due_at;
+		return r->handle_due_at;
+	case RS_SIGNED:
+	case RS_IN_PROGRESS:
+		return r->handle_due_at;
+	case RS_REPLIED:
+		return r->visit_due_at;
+	default:
+		return 0;
+	}
+}
+
 /*
- * The overdue requests' ids, newest first (below `after` if not 0): a request is
- * overdue while handled past its handling deadline (a paused one's clock stands
- * still: not while paused), dispatched past its signing deadline, or replied
- * past its return-visit deadline. Each is a range of one deadline in the partial
- * index of its states (sql/021) — a few thousand ids at city scale, from the
- * indexes alone; request_list then reads the requests one by one until its page
- * is full, instead of reading, filtering and sorting every overdue request.
+ * The overdue queue's three kinds of lateness, each a range of one deadline in
+ * the partial index of its states (sql/021), walked from the longest overdue.
+ * A dispatched request late for both signing and reply is met by both walks:
+ * the walk of its earlier deadline (request_overdue_key) takes it, the other
+ * passes it by.
  */
-static int overdue_ids(struct db *db, int64_t tenant, int64_t now, int64_t after, int64_t **out,
-		       size_t *n, struct err *e)
+static const struct {
+	const char *col;  /* the deadline the walk is ordered by */
+	const char *cond; /* the requests late by it; %d: the parameter of now */
+} late[] = {
+	{"r.handle_due_at",
+	 "r.state IN ('dispatched', 'signed', 'in_progress') AND r.handle_due_at > 0 AND "
+	 "r.handle_due_at < $%d AND NOT (r.state = 'dispatched' AND r.sign_due_at > 0 AND "
+	 "r.sign_due_at <= r.handle_due_at)"},
+	{"r.sign_due_at",
+	 "r.state = 'dispatched' AND r.sign_due_at > 0 AND r.sign_due_at < $%d AND "
+	 "NOT (r.handle_due_at > 0 AND r.handle_due_at < r.sign_due_at)"},
+	{"r.visit_due_at",
+	 "r.state = 'replied' AND r.visit_due_at > 0 AND r.visit_due_at < $%d"},
+};
+
+/* The states each view lists (a bit per enum req_state); 0: not by state. */
+static unsigned view_states(enum request_view v)
+{
+	switch (v) {
+	case RV_TO_DISPATCH: return S(RS_RECEIVED) | S(RS_RETURNED);
+	case RV_TO_SIGN: return S(RS_DISPATCHED);
+	case RV_OPEN: return OPEN_STATES;
+	case RV_TO_RATE: return S(RS_REPLIED);
+	case RV_CLOSED: return S(RS_CLOSED);
+	default: return 0;
+	}
+}
+
+#define WALKS_MAX 4 /* the most states of a view */
+
+/* One ordered walk of a list (a state, a kind of lateness) and the row it stands on. */
+struct walk {
+	struct db_stmt *st;
+	bool live;          /* row holds the walk's next request */
+	struct request row;
+	int64_t key;        /* the overdue queue: the deadline the walk is ordered by */
+	int key_col;        /* its column (0: none) */
+};
+
+/* Step w to its next row; dead at the end. */
+static int walk_next(struct walk *w, struct err *e)
+{
+	request_release(&w->row);
+	w->live = false;
+	int rc = db_step(w->st, e);
+	if (rc != DB_ROW)
+		return rc < 0 ? rc : 0;
+	read_row_text(w->st, &w->row, false);
+	w->key = w->key_col ? db_column_int64(w->st, w->key_col) : 0;
+	w->live = true;
+	return 0;
+}
+
+/*
+ * Due soon, soonest reply deadline first: the running requests (not paused)
+ * whose deadline has not passed and whose elapsed working time has reached
+ * WORKCAL_SOON_DEFAULT of the time allowed. Deadlines fall at the end of
+ * working days, so many requests share one; among those, the earlier the
+ * clock started, the more of the time is used — once one is not due soon, no
+ * later one of that deadline is. So the walk goes through the index of
+ * (deadline, clock start) (sql/022) and, at the first request of a deadline
+ * that is not due soon, jumps to the next deadline: it reads the requests it
+ * returns and one more per deadline. `sql` holds the walk with its
+ * parameters lo, start and id: (deadline, clock start, id) > (lo, start, id).
+ */
+static int due_soon_walk(struct db *db, const char *sql, struct db_args *a, int lo, int start,
+			 int id, int64_t now, const struct workcal *cal, int64_t limit,
+			 int (*each)(const struct request *r, void *ctx), void *ctx, struct err *e)
 {
 	struct db_stmt *st = NULL;
-	size_t cap = 0;
-	int rc = db_queryf(db, &st, e,
-			   "SELECT id FROM requests WHERE tenant_id = $1 AND state IN ('dispatched', "
-			   "'signed', 'in_progress') AND handle_due_at > 0 AND handle_due_at < $2 "
-			   "AND ($3 = 0 OR id < $3) UNION "
-			   "SELECT id FROM requests WHERE tenant_id = $1 AND state = 'dispatched' AND "
-			   "sign_due_at > 0 AND sign_due_at < $2 AND ($3 = 0 OR id < $3) UNION "
-			   "SELECT id FROM requests WHERE tenant_id = $1 AND state = 'replied' AND "
-			   "visit_due_at > 0 AND visit_due_at < $2 AND ($3 = 0 OR id < $3) "
-			   "ORDER BY 1 DESC",
-			   "iii", tenant, now, after);
-	*out = NULL;
-	*n = 0;
-	if (rc)
-		return rc;
-	while ((rc = db_step(st, e)) == DB_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 256;
-			*out = xrealloc(*out, cap * sizeof **out);
+	struct request r;
+	int64_t n = 0;
+	int rc = 0;
+	if (!cal)
+		return 0;
+	while (n < limit) {
+		if ((rc = db_query_args(db, &st, e, sql, a)))
+			break;
+		bool jumped = false;
+		while (n < limit && (rc = db_step(st, e)) == DB_ROW) {
+			read_row_text(st, &r, false);
+			if (workcal_state(cal, now, r.clock_from, r.handle_due_at, WORKCAL_SOON_DEFAULT,
+					  NULL) != WORKCAL_DUE_SOON) {
+				/* none after it with this deadline is: on to the next deadline */
+				a->i[lo - 1] = r.handle_due_at;
+				a->i[start - 1] = a->i[id - 1] = INT64_MAX;
+				request_release(&r);
+				jumped = true;
+				break;
+			}
+			int stop = each(&r, ctx);
+			request_release(&r);
+			n++;
+			if (stop)
+				n = limit;
 		}
-		(*out)[(*n)++] = db_column_int64(st, 0);
+		db_finalize(st);
+		st = NULL;
+		if (rc < 0 || !jumped)
+			break;
 	}
-	db_finalize(st);
 	return rc < 0 ? rc : 0;
 }
 
@@ -1428,123 +1675,158 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 	static const struct scope_cols cols = {.dept = "r.department_id", .grid = "r.grid_id",
 					       .owner = "r.created_by", .enterprise = "r.enterprise_id"};
 	struct db_args a = {0};
-	struct buf sql;
-	struct db_stmt *st = NULL;
+	struct buf where, sql;
+	struct walk walks[WALKS_MAX];
+	size_t nwalks = 0;
 	char like[256];
-	int64_t *ids = NULL;
-	size_t nids = 0, next_id = 0;
-	int id_arg = 0, rc = 0;
+	int64_t limit = f->limit > 0 ? f->limit : 50, n = 0;
+	bool overdue = f->view == RV_OVERDUE;
+	int rc = 0;
 
-	if (f->view == RV_OVERDUE && (rc = overdue_ids(db, who->tenant_id, now, f->after, &ids,
-						       &nids, e)))
-		return rc;
+	memset(walks, 0, sizeof walks);
+	buf_init(&where, 0);
 	buf_init(&sql, 0);
-	buf_addf(&sql, "SELECT " REQ_COLS REQ_FROM "WHERE r.tenant_id = $%d",
-		 db_args_int(&a, who->tenant_id));
-	if (scope_sql(who, scope, &cols, &sql)) {
+	/* what every walk shares: the tenant, the scope and the filters */
+	int tenant = db_args_int(&a, who->tenant_id);
+	if (scope_sql(who, scope, &cols, &where)) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "查询过长", "query too long");
 		goto out;
 	}
-	switch (f->view) {
-	case RV_TO_DISPATCH:
-		buf_adds(&sql, " AND r.state IN ('received', 'returned')");
-		break;
-	case RV_TO_SIGN:
-		buf_adds(&sql, " AND r.state = 'dispatched'");
-		break;
-	case RV_OPEN:
-	case RV_DUE_SOON:
-		buf_adds(&sql, " AND r.state IN ('dispatched', 'signed', 'in_progress', 'paused')");
-		break;
-	case RV_OVERDUE:
-		/* one request at a time, from the ids of overdue_ids() */
-		buf_addf(&sql, " AND r.id = $%d", id_arg = db_args_int(&a, 0));
-		break;
-	case RV_TO_RATE:
-		buf_adds(&sql, " AND r.state = 'replied'");
-		break;
-	case RV_CLOSED:
-		buf_adds(&sql, " AND r.state = 'closed'");
-		break;
-	case RV_PENDING_DECISION:
-		buf_adds(&sql, " AND r.id IN (SELECT request_id FROM request_applications WHERE "
-			       "tenant_id = r.tenant_id AND status = 'pending')");
-		break;
-	case RV_ALL:
-		break;
-	}
+	if (f->view == RV_PENDING_DECISION)
+		buf_addf(&where, " AND r.id IN (SELECT request_id FROM request_applications WHERE "
+				 "tenant_id = $%d AND status = 'pending')", tenant);
 	if (f->state && *f->state)
-		buf_addf(&sql, " AND r.state = $%d", db_args_text(&a, f->state));
+		buf_addf(&where, " AND r.state = $%d", db_args_text(&a, f->state));
 #define EQ_ID(field, col)                                                                     \
 	if (f->field)                                                                         \
-		buf_addf(&sql, " AND " col " = $%d", db_args_int(&a, f->field));
+		buf_addf(&where, " AND " col " = $%d", db_args_int(&a, f->field));
 	EQ_ID(department_id, "r.department_id")
 	EQ_ID(category_id, "r.category_id")
 	EQ_ID(enterprise_id, "r.enterprise_id")
 #undef EQ_ID
 	if (f->grid_id) /* that grid and every grid below it (requests sit in unit grids) */
-		buf_addf(&sql,
+		buf_addf(&where,
 			 " AND r.grid_id IN (SELECT g.id FROM grids g WHERE g.tenant_id = r.tenant_id "
 			 "AND g.path LIKE (SELECT p.path FROM grids p WHERE p.tenant_id = r.tenant_id "
 			 "AND p.id = $%d) || '%%')",
 			 db_args_int(&a, f->grid_id));
 	if (f->req_type && *f->req_type)
-		buf_addf(&sql, " AND r.req_type = $%d", db_args_text(&a, f->req_type));
+		buf_addf(&where, " AND r.req_type = $%d", db_args_text(&a, f->req_type));
 	if (f->channel && *f->channel)
-		buf_addf(&sql, " AND r.channel = $%d", db_args_text(&a, f->channel));
+		buf_addf(&where, " AND r.channel = $%d", db_args_text(&a, f->channel));
 	if (f->received_from)
-		buf_addf(&sql, " AND r.received_at >= $%d", db_args_int(&a, f->received_from));
+		buf_addf(&where, " AND r.received_at >= $%d", db_args_int(&a, f->received_from));
 	if (f->received_to)
-		buf_addf(&sql, " AND r.received_at < $%d", db_args_int(&a, f->received_to));
+		buf_addf(&where, " AND r.received_at < $%d", db_args_int(&a, f->received_to));
 	if (f->q && *f->q) {
 		db_like_contains(f->q, like, sizeof like);
 		int q = db_args_text(&a, like);
-		buf_addf(&sql, " AND (r.number LIKE $%d ESCAPE '\\' OR r.title LIKE $%d ESCAPE '\\')", q, q);
+		buf_addf(&where, " AND (r.number LIKE $%d ESCAPE '\\' OR r.title LIKE $%d ESCAPE '\\')",
+			 q, q);
 	}
-	if (f->after)
-		buf_addf(&sql, " AND r.id < $%d", db_args_int(&a, f->after));
-	/* Views of open work are a small part of a district's requests: let the
-	 * planner find them through the state index and sort them ("+r.id" keeps
-	 * it from walking the whole table in id order, hoping to meet 20 rows). */
-	bool selective = f->view != RV_ALL && f->view != RV_CLOSED;
-	buf_addf(&sql, selective ? " ORDER BY +r.id DESC LIMIT $%d" : " ORDER BY r.id DESC LIMIT $%d",
-		 db_args_int(&a, f->view == RV_DUE_SOON ? 5000 : (f->limit > 0 ? f->limit : 50)));
-	int64_t n = 0;
-next:
-	if (id_arg) { /* the overdue queue: the next id, newest first */
-		if (next_id == nids)
-			goto out;
-		a.i[id_arg - 1] = ids[next_id++];
-	}
-	rc = db_query_args(db, &st, e, sql.p, &a);
-	if (rc)
+
+	if (f->view == RV_DUE_SOON) {
+		int t = db_args_int(&a, now);
+		int lo = db_args_int(&a, f->after ? f->after_key : now);
+		int start = db_args_int(&a, f->after ? f->after_start : -1);
+		int id = db_args_int(&a, f->after);
+		buf_adds(&sql, "SELECT " REQ_LIST_COLS REQ_FROM);
+		buf_addf(&sql,
+			 "WHERE r.tenant_id = $%d AND r.state IN ('dispatched', 'signed', 'in_progress') "
+			 "AND r.handle_due_at >= $%d AND r.handle_due_at >= $%d AND (r.handle_due_at > "
+			 "$%d OR r.clock_from > $%d OR (r.clock_from = $%d AND r.id > $%d))",
+			 tenant, t, lo, lo, start, start, id);
+		buf_add(&sql, where.p, where.len);
+		buf_adds(&sql, " ORDER BY r.handle_due_at, r.clock_from, r.id");
+		rc = due_soon_walk(db, sql.p, &a, lo, start, id, now, cal, limit, each, ctx, e);
 		goto out;
-	while ((rc = db_step(st, e)) == DB_ROW) {
-		struct request r;
-		read_row(st, &r);
-		bool keep = true;
-		if (f->view == RV_DUE_SOON)
-			/* due soon needs the calendar: elapsed working time vs allowed */
-			keep = cal && r.handle_due_at && r.state != RS_PAUSED &&
-			       workcal_state(cal, now, r.clock_from, r.handle_due_at,
-					     WORKCAL_SOON_DEFAULT, NULL) == WORKCAL_DUE_SOON;
-		int stop = keep ? each(&r, ctx) : 0;
-		request_release(&r);
-		if (keep && (stop || ++n >= (f->limit > 0 ? f->limit : 50))) {
-			id_arg = 0; /* done */
-			break;
-		}
 	}
-	rc = rc < 0 ? rc : 0;
-	if (!rc && id_arg) {
-		db_finalize(st);
-		st = NULL;
-		goto next;
+
+	/* the walks */
+	int lim = db_args_int(&a, limit);
+	if (overdue) {
+		int t = db_args_int(&a, now);
+		int k = f->after ? db_args_int(&a, f->after_key) : 0;
+		int after = f->after ? db_args_int(&a, f->after) : 0;
+		for (size_t i = 0; i < ARRAY_SIZE(late); i++) {
+			buf_reset(&sql);
+			buf_adds(&sql, "SELECT " REQ_LIST_COLS ", ");
+			buf_adds(&sql, late[i].col);
+			buf_adds(&sql, REQ_FROM);
+			buf_addf(&sql, "WHERE r.tenant_id = $%d AND ", tenant);
+			buf_addf(&sql, late[i].cond, t);
+			buf_add(&sql, where.p, where.len);
+			if (k) /* after (key, id) of the previous page */
+				buf_addf(&sql, " AND %s >= $%d AND (%s > $%d OR r.id > $%d)", late[i].col, k,
+					 late[i].col, k, after);
+			buf_addf(&sql, " ORDER BY %s, r.id LIMIT $%d", late[i].col, lim);
+			walks[nwalks].key_col = REQ_NCOLS;
+			if ((rc = db_query_args(db, &walks[nwalks++].st, e, sql.p, &a)))
+				goto out;
+		}
+	} else if (view_states(f->view)) {
+		/* a walk of the state index per state, newest first: each reads at most a page */
+		unsigned states = view_states(f->view);
+		int after = f->after ? db_args_int(&a, f->after) : 0;
+		for (int s = 0; s < RS__COUNT; s++) {
+			if (!(states & S(s)))
+				continue;
+			buf_reset(&sql);
+			buf_adds(&sql, "SELECT " REQ_LIST_COLS REQ_FROM);
+			buf_addf(&sql, "WHERE r.tenant_id = $%d AND r.state = '%s'", tenant,
+				 req_state_name((enum req_state)s));
+			buf_add(&sql, where.p, where.len);
+			if (after)
+				buf_addf(&sql, " AND r.id < $%d", after);
+			buf_addf(&sql, " ORDER BY r.id DESC LIMIT $%d", lim);
+			if ((rc = db_query_args(db, &walks[nwalks++].st, e, sql.p, &a)))
+				goto out;
+		}
+	} else {
+		/* all, or the requests with a pending application: one walk */
+		int after = f->after ? db_args_int(&a, f->after) : 0;
+		buf_adds(&sql, "SELECT " REQ_LIST_COLS REQ_FROM);
+		buf_addf(&sql, "WHERE r.tenant_id = $%d", tenant);
+		buf_add(&sql, where.p, where.len);
+		if (after)
+			buf_addf(&sql, " AND r.id < $%d", after);
+		/* the requests with a pending application are few: let the planner find them
+		 * and sort them ("+r.id" keeps it from walking the whole table in id order) */
+		buf_addf(&sql, f->view == RV_PENDING_DECISION ? " ORDER BY +r.id DESC LIMIT $%d"
+							       : " ORDER BY r.id DESC LIMIT $%d",
+			 lim);
+		if ((rc = db_query_args(db, &walks[nwalks++].st, e, sql.p, &a)))
+			goto out;
+	}
+	for (size_t i = 0; i < nwalks; i++)
+		if ((rc = walk_next(&walks[i], e)))
+			goto out;
+
+	/* merge: newest first, or the overdue queue longest overdue first */
+	while (n < limit) {
+		struct walk *best = NULL;
+		for (size_t i = 0; i < nwalks; i++) {
+			struct walk *w = &walks[i];
+			if (!w->live)
+				continue;
+			if (!best || (overdue ? w->key < best->key ||
+							(w->key == best->key && w->row.id < best->row.id)
+					      : w->row.id > best->row.id))
+				best = w;
+		}
+		if (!best || each(&best->row, ctx))
+			break;
+		n++;
+		if ((rc = walk_next(best, e)))
+			goto out;
 	}
 out:
-	db_finalize(st);
+	for (size_t i = 0; i < nwalks; i++) {
+		request_release(&walks[i].row);
+		db_finalize(walks[i].st);
+	}
+	buf_release(&where);
 	buf_release(&sql);
-	free(ids);
 	return rc;
 }
 
@@ -1581,22 +1863,15 @@ int request_applications(struct db *db, int64_t tenant_id, int64_t id,
 {
 	struct db_stmt *st = NULL;
 	int rc = db_queryf(db, &st, e,
-			   "SELECT a.id, a.applicant_id, a.applied_at, a.decided_by, a.decided_at, a.days, "
-			   "a.kind, a.status, a.reason, a.decision_note, COALESCE(u.display_name, '') "
-			   "FROM request_applications a LEFT JOIN users u ON u.id = a.applicant_id "
+			   "SELECT " APP_COLS " FROM request_applications a "
+			   "LEFT JOIN users ua ON ua.id = a.applicant_id "
 			   "WHERE a.tenant_id = $1 AND a.request_id = $2 ORDER BY a.id",
 			   "ii", tenant_id, id);
 	if (rc)
 		return rc;
 	while ((rc = db_step(st, e)) == DB_ROW) {
-		struct request_application a = {
-			.id = db_column_int64(st, 0), .applicant_id = db_column_int64(st, 1),
-			.applied_at = db_column_int64(st, 2), .decided_by = db_column_int64(st, 3),
-			.decided_at = db_column_int64(st, 4), .days = (int)db_column_int64(st, 5),
-			.kind = db_column_text(st, 6), .status = db_column_text(st, 7),
-			.reason = db_column_text(st, 8), .decision_note = db_column_text(st, 9),
-			.applicant_name = db_column_text(st, 10),
-		};
+		struct request_application a;
+		app_row(st, 0, &a);
 		if (each(&a, ctx))
 			break;
 	}
@@ -1606,74 +1881,111 @@ int request_applications(struct db *db, int64_t tenant_id, int64_t id,
 
 /* ---- JSON ---- */
 
-static json_t *deadline_json(const struct workcal *cal, int64_t now, int64_t start, int64_t due,
-			     bool running)
+/* An optional reference or time: null for 0. */
+static void opt_id(struct jsonw *w, const char *k, int64_t v)
+{
+	jsonw_key(w, k);
+	if (v)
+		jsonw_int(w, v);
+	else
+		jsonw_null(w);
+}
+
+static void deadline_json(struct jsonw *w, const char *k, const struct workcal *cal, int64_t now,
+			  int64_t start, int64_t due, bool running)
 {
 	char local[40];
-	if (!due)
-		return json_null();
+	jsonw_key(w, k);
+	if (!due) {
+		jsonw_null(w);
+		return;
+	}
 	workcal_format_local(due, local, sizeof local);
-	json_t *j = json_pack("{s:I,s:s}", "at", (json_int_t)due, "local", local);
+	jsonw_object(w);
+	jsonw_kint(w, "at", due);
+	jsonw_kstr(w, "local", local);
 	if (running && cal)
-		json_object_set_new(j, "state",
-				    json_string(workcal_due_name(workcal_state(
-					    cal, now, start, due, WORKCAL_SOON_DEFAULT, NULL))));
+		jsonw_kstr(w, "state", workcal_due_name(workcal_state(cal, now, start, due,
+								       WORKCAL_SOON_DEFAULT, NULL)));
 	else
-		json_object_set_new(j, "state", json_null());
-	return j;
+		jsonw_knull(w, "state");
+	jsonw_end(w);
 }
 
-static json_t *opt_id(int64_t v)
-{
-	return v ? json_integer(v) : json_null();
-}
-
-json_t *request_json(const struct request *r, int64_t now, const struct workcal *cal, bool staff)
+/* The members in the order the record has always had them (json_pack's, then the rest). */
+void request_json(struct jsonw *w, const struct request *r, int64_t now,
+		  const struct workcal *cal, unsigned flags)
 {
 	bool open = r->state == RS_DISPATCHED || r->state == RS_SIGNED || r->state == RS_IN_PROGRESS;
-	json_t *j = json_pack(
-		"{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:o,s:s,"
-		"s:o,s:s,s:I,s:i,s:i,s:I,s:I}",
-		"id", (json_int_t)r->id, "number", r->number, "channel", r->channel, "type",
-		r->req_type, "type_zh", req_type_zh(r->req_type) ? req_type_zh(r->req_type) : "",
-		"category_id", opt_id(r->category_id), "category_name", r->category_name,
-		"enterprise_id", opt_id(r->enterprise_id), "enterprise_name", r->enterprise_name,
-		"title", r->title, "content", r->content ? r->content : "", "address", r->address,
-		"urgency", r->urgency, "lat", r->has_location ? json_real(r->lat) : json_null(), "lon",
-		r->has_location ? json_real(r->lon) : json_null(), "state", req_state_name(r->state),
-		"state_zh", req_state_zh(r->state), "department_name", r->department_name,
-		"department_id", opt_id(r->department_id), "handler_name", r->handler_name,
-		"master_id", opt_id(r->master_id), "rating", r->rating, "version",
-		(json_int_t)r->version, "reopen_count", r->reopen_count, "supervision_level",
-		r->supervision_level, "received_at", (json_int_t)r->received_at, "updated_at",
-		(json_int_t)r->updated_at);
-	json_object_set_new(j, "deadlines",
-			    json_pack("{s:o,s:o,s:o}", "sign",
-				      deadline_json(cal, now, r->dispatched_at, r->sign_due_at,
-						    r->state == RS_DISPATCHED),
-				      "handle",
-				      deadline_json(cal, now, r->clock_from, r->handle_due_at, open),
-				      "visit",
-				      deadline_json(cal, now, r->replied_at, r->visit_due_at,
-						    r->state == RS_REPLIED)));
-	json_object_set_new(j, "times",
-			    json_pack("{s:o,s:o,s:o,s:o,s:o}", "dispatched_at",
-				      opt_id(r->dispatched_at), "signed_at", opt_id(r->signed_at),
-				      "replied_at", opt_id(r->replied_at), "closed_at",
-				      opt_id(r->closed_at), "paused_at", opt_id(r->paused_at)));
-	json_object_set_new(j, "rating_solved",
-			    r->rating_solved < 0 ? json_null() : json_boolean(r->rating_solved));
-	json_object_set_new(j, "rating_comment", json_string(r->rating_comment));
-	json_object_set_new(j, "closed_on_time",
-			    r->closed_on_time < 0 ? json_null() : json_boolean(r->closed_on_time));
-	json_object_set_new(j, "extended_days", json_integer(r->extended_days));
-	json_object_set_new(j, "paused_ms", json_integer(r->paused_ms));
-	if (staff) {
-		json_object_set_new(j, "contact_name", json_string(r->contact_name));
-		json_object_set_new(j, "contact_phone", json_string(r->contact_phone));
-		json_object_set_new(j, "handler_id", opt_id(r->handler_id));
-		json_object_set_new(j, "grid_id", opt_id(r->grid_id));
-		json_object_set_new(j, "created_by", opt_id(r->created_by));
+	const char *type_zh = req_type_zh(r->req_type);
+	jsonw_kint(w, "id", r->id);
+	jsonw_kstr(w, "number", r->number);
+	jsonw_kstr(w, "channel", r->channel);
+	jsonw_kstr(w, "type", r->req_type);
+	jsonw_kstr(w, "type_zh", type_zh ? type_zh : "");
+	opt_id(w, "category_id", r->category_id);
+	jsonw_kstr(w, "category_name", r->category_name);
+	opt_id(w, "enterprise_id", r->enterprise_id);
+	jsonw_kstr(w, "enterprise_name", r->enterprise_name);
+	jsonw_kstr(w, "title", r->title);
+	if (flags & REQUEST_JSON_CONTENT)
+		jsonw_kstr(w, "content", r->content ? r->content : "");
+	jsonw_kstr(w, "address", r->address);
+	jsonw_kstr(w, "urgency", r->urgency);
+	jsonw_key(w, "lat");
+	if (r->has_location)
+		jsonw_real(w, r->lat);
+	else
+		jsonw_null(w);
+	jsonw_key(w, "lon");
+	if (r->has_location)
+		jsonw_real(w, r->lon);
+	else
+		jsonw_null(w);
+	jsonw_kstr(w, "state", req_state_name(r->state));
+	jsonw_kstr(w, "state_zh", req_state_zh(r->state));
+	jsonw_kstr(w, "department_name", r->department_name);
+	opt_id(w, "department_id", r->department_id);
+	jsonw_kstr(w, "handler_name", r->handler_name);
+	opt_id(w, "master_id", r->master_id);
+	jsonw_kstr(w, "rating", r->rating);
+	jsonw_kint(w, "version", r->version);
+	jsonw_kint(w, "reopen_count", r->reopen_count);
+	jsonw_kint(w, "supervision_level", r->supervision_level);
+	jsonw_kint(w, "received_at", r->received_at);
+	jsonw_kint(w, "updated_at", r->updated_at);
+	jsonw_key(w, "deadlines");
+	jsonw_object(w);
+	deadline_json(w, "sign", cal, now, r->dispatched_at, r->sign_due_at,
+		      r->state == RS_DISPATCHED);
+	deadline_json(w, "handle", cal, now, r->clock_from, r->handle_due_at, open);
+	deadline_json(w, "visit", cal, now, r->replied_at, r->visit_due_at,
+		      r->state == RS_REPLIED);
+	jsonw_end(w);
+	jsonw_key(w, "times");
+	jsonw_object(w);
+	opt_id(w, "dispatched_at", r->dispatched_at);
+	opt_id(w, "signed_at", r->signed_at);
+	opt_id(w, "replied_at", r->replied_at);
+	opt_id(w, "closed_at", r->closed_at);
+	opt_id(w, "paused_at", r->paused_at);
+	jsonw_end(w);
+	if (r->rating_solved < 0)
+		jsonw_knull(w, "rating_solved");
+	else
+		jsonw_kbool(w, "rating_solved", r->rating_solved);
+	jsonw_kstr(w, "rating_comment", r->rating_comment);
+	if (r->closed_on_time < 0)
+		jsonw_knull(w, "closed_on_time");
+	else
+		jsonw_kbool(w, "closed_on_time", r->closed_on_time);
+	jsonw_kint(w, "extended_days", r->extended_days);
+	jsonw_kint(w, "paused_ms", r->paused_ms);
+	if (flags & REQUEST_JSON_STAFF) {
+		jsonw_kstr(w, "contact_name", r->contact_name);
+		jsonw_kstr(w, "contact_phone", r->contact_phone);
+		opt_id(w, "handler_id", r->handler_id);
+		opt_id(w, "grid_id", r->grid_id);
+		opt_id(w, "created_by", r->created_by);
 	}
-	return j;
 }

@@ -192,11 +192,16 @@ enum perm request_action_perm(enum req_action a);
  * its scope, and their other conditions hold — a pending application to
  * decide and none pending to apply again, an extension only before the
  * (pause-adjusted) deadline, reopening a closed request only after an
- * unsatisfied rating. RA_AUTO_CLOSE (the system's) is never in the set.
- * The same checks refuse the action in request_act.
+ * unsatisfied rating. `apps` are r's applications (all of them, as
+ * request_applications or request_get_detail read them): the pending ones
+ * decide the conditions, so no database is needed. RA_AUTO_CLOSE (the
+ * system's) is never in the set. The same checks refuse the action in
+ * request_act.
  */
-int request_actions(struct db *db, const struct actor *who, const struct request *r, int64_t now,
-		    const struct workcal *cal, unsigned *out, struct err *e);
+struct request_application;
+unsigned request_actions(const struct actor *who, const struct request *r,
+			 const struct request_application *apps, size_t napps, int64_t now,
+			 const struct workcal *cal);
 
 int request_get(struct db *db, int64_t tenant_id, int64_t id, struct request *out,
 		struct err *e);
@@ -225,12 +230,32 @@ struct request_filter {
 	int64_t department_id, category_id, enterprise_id, grid_id;
 	const char *req_type, *channel, *q; /* q: number prefix or title substring */
 	int64_t received_from, received_to; /* ms, 0 = open */
-	int64_t after;             /* keyset on id, newest first: id < after */
+	/* Keyset: newest first, id < after (0 = from the start). The deadline queues go by
+	 * deadline: RV_OVERDUE by (request_overdue_key, id) after (after_key, after),
+	 * RV_DUE_SOON by (handle_due_at, clock_from, id) after (after_key, after_start,
+	 * after). */
+	int64_t after, after_key, after_start;
 	int64_t limit;
 };
+/*
+ * The requests of a list or work queue that the actor may see under scope,
+ * one by one to each() (non-zero stops), at most f->limit (default 50).
+ * Every view reads about as many rows as it returns: the states of a view
+ * are each walked newest first through the state index and merged; the
+ * overdue queue walks the deadline indexes of its three kinds of lateness
+ * (sql/021) from the longest overdue and merges them; due soon walks the
+ * running requests by reply deadline, soonest first (sql/022).
+ */
 int request_list(struct db *db, const struct actor *who, enum scope scope,
 		 const struct request_filter *f, int64_t now, const struct workcal *cal,
 		 int (*each)(const struct request *r, void *ctx), void *ctx, struct err *e);
+/*
+ * The order of the overdue queue: the earliest deadline of r that has run
+ * out — a dispatched request's signing or reply deadline, whichever is
+ * earlier, a signed or handled one's reply deadline, a replied one's return
+ * visit. 0 if r is in none of those states.
+ */
+int64_t request_overdue_key(const struct request *r);
 
 struct request_event {
 	int64_t id, at, actor_id;
@@ -283,9 +308,33 @@ int request_applications(struct db *db, int64_t tenant_id, int64_t id,
 			 int (*each)(const struct request_application *a, void *ctx), void *ctx,
 			 struct err *e);
 
-/* JSON of a request with its deadline states at `now` (cal may be NULL: no states). */
-json_t *request_json(const struct request *r, int64_t now, const struct workcal *cal,
-		     bool staff);
+/* A request with its applications, as its page shows it. */
+struct request_detail {
+	struct request r;
+	struct request_application *apps; /* oldest first; texts owned (request_detail_release) */
+	size_t napps;
+};
+/* The request and its applications in one statement (one snapshot); ERR_NOT_FOUND. */
+int request_get_detail(struct db *db, int64_t tenant_id, int64_t id, struct request_detail *out,
+		       struct err *e);
+/* Read r's applications into d (d->r is r, copied). */
+int request_detail_load(struct db *db, const struct request *r, struct request_detail *d,
+			struct err *e);
+void request_detail_release(struct request_detail *d);
+
+/*
+ * The JSON members of a request with its deadline states at `now` (cal may
+ * be NULL: no states), written into the object open in w (the caller adds
+ * its own members and closes it). Staff also get contact data and ids;
+ * REQUEST_JSON_CONTENT adds the text (lists carry the title only).
+ */
+struct jsonw;
+enum request_json_flags {
+	REQUEST_JSON_STAFF = 1 << 0,
+	REQUEST_JSON_CONTENT = 1 << 1,
+};
+void request_json(struct jsonw *w, const struct request *r, int64_t now,
+		  const struct workcal *cal, unsigned flags);
 
 /* ---- categories and time-limit policies (request_catalog.c) ---- */
 

@@ -176,7 +176,7 @@ class Requests(unittest.TestCase):
     def listing(self, who, query="", limit=7):
         out, after = [], 0
         for _ in range(500):
-            r = self.c[who].get("%s?limit=%d&after=%d%s" % (REQ, limit, after, query))
+            r = self.c[who].get("%s?limit=%d&after=%s%s" % (REQ, limit, after, query))
             self.assertEqual(r.status, 200, r)
             out += r.json["items"]
             if r.json["next"] is None:
@@ -610,6 +610,12 @@ class Requests(unittest.TestCase):
         pend = {r[0] for r in self.srv.sql("SELECT request_id FROM request_applications "
                                            "WHERE status = 'pending'")}
 
+        def late_key(r):
+            _, st, _, _, _, sign, handle, visit = r
+            if st == "dispatched":
+                return min(d for d in (sign, handle) if d > 0)
+            return visit if st == "replied" else handle
+
         def overdue(r, now):
             _, st, _, _, _, sign, handle, visit = r
             return ((st in OPEN and 0 < handle < now) or (st == "dispatched" and 0 < sign < now)
@@ -639,16 +645,26 @@ class Requests(unittest.TestCase):
                     self.assertEqual(got, sorted(got, reverse=True))
                     self.assertEqual(set(got), {r[0] for r in rows if sc(r) and keep(r)})
             with self.subTest(who=who, view="overdue"):
-                got = {x["id"] for x in self.listing(who, "&view=overdue")}
+                items = self.listing(who, "&view=overdue")
+                got = {x["id"] for x in items}
+                self.assertEqual(len(got), len(items))
                 self.assertTrue({r[0] for r in rows if sc(r) and overdue(r, now0)} <= got)
                 self.assertTrue(got <= {r[0] for r in rows if sc(r) and overdue(r, now1 + 5000)})
+                # longest overdue first: by the deadline that ran out first, then id
+                by_id = {r[0]: r for r in rows}
+                keys = [(late_key(by_id[x["id"]]), x["id"]) for x in items]
+                self.assertEqual(keys, sorted(keys))
         # the demo has overdue ones
         self.assertTrue(self.listing("dispatcher", "&view=overdue"))
-        # due soon: exactly the open, running ones whose reply deadline is near
-        soon = {x["id"] for x in self.listing("dispatcher", "&view=due_soon")}
+        # due soon: exactly the open, running ones whose reply deadline is near, soonest
+        # deadline first (then the clock's start, then id), in pages of one as in one
+        clock = dict(self.srv.sql("SELECT id, clock_from FROM requests"))
         openl = self.listing("dispatcher", "&view=open", limit=200)
-        self.assertEqual(soon, {x["id"] for x in openl if x["state"] != "paused"
-                                and x["deadlines"]["handle"]["state"] == "due_soon"})
+        want = sorted((x["deadlines"]["handle"]["at"], clock[x["id"]], x["id"]) for x in openl
+                      if x["state"] != "paused" and x["deadlines"]["handle"]["state"] == "due_soon")
+        for limit in (1, 200):
+            soon = self.listing("dispatcher", "&view=due_soon", limit=limit)
+            self.assertEqual([x["id"] for x in soon], [w[2] for w in want])
         for x in openl:
             if x["state"] != "paused":
                 self.assertIn(x["deadlines"]["handle"]["state"],
@@ -677,7 +693,13 @@ class Requests(unittest.TestCase):
         # refusals
         for q, field in (("view=everything", "view"), ("state=lost", "state"),
                          ("type=praise", "type"), ("limit=0", "limit"), ("limit=201", "limit"),
-                         ("after=x", "after"), ("channel=fax", "channel")):
+                         ("after=x", "after"), ("channel=fax", "channel"),
+                         ("view=overdue&after=12", "after"),
+                         ("view=overdue&after=d.1.x", "after"),
+                         ("view=overdue&after=d.1.2.3", "after"),
+                         ("view=overdue&after=d.-1.2", "after"),
+                         ("view=due_soon&after=d.1.2", "after"),
+                         ("view=due_soon&after=s.1.2", "after")):
             r = self.c["dispatcher"].get(REQ + "?" + q)
             assert_error(self, r, 400, "bad_request", field)
 

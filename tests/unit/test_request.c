@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "base/jsonw.h"
 #include "base/util.h"
 #include "core/audit.h"
 #include "core/dept.h"
@@ -1345,6 +1346,36 @@ static void test_scopes(void **state)
 
 /* ---- what is offered is what succeeds ---- */
 
+/* The actions request_actions offers who, with r's applications read as a detail has them. */
+static unsigned actions(struct fx *f, const struct actor *who, const struct request *r, int64_t now)
+{
+	struct request_detail d;
+	struct err e;
+	if (request_detail_load(f->db, r, &d, &e))
+		fail_msg("request_detail_load: %s", e.message);
+	unsigned set = request_actions(who, &d.r, d.apps, d.napps, now, f->cal);
+	/* the detail's one statement reads the same */
+	struct request_detail g;
+	if (request_get_detail(f->db, r->tenant_id, r->id, &g, &e))
+		fail_msg("request_get_detail: %s", e.message);
+	assert_int_equal(g.r.id, r->id);
+	assert_int_equal(g.r.version, r->version);
+	if (r->content)
+		assert_string_equal(g.r.content, r->content);
+	assert_int_equal(g.napps, d.napps);
+	for (size_t i = 0; i < d.napps; i++) {
+		assert_int_equal(g.apps[i].id, d.apps[i].id);
+		assert_string_equal(g.apps[i].kind, d.apps[i].kind);
+		assert_string_equal(g.apps[i].status, d.apps[i].status);
+		assert_string_equal(g.apps[i].reason, d.apps[i].reason);
+		assert_string_equal(g.apps[i].applicant_name, d.apps[i].applicant_name);
+	}
+	assert_int_equal(request_actions(who, &g.r, g.apps, g.napps, now, f->cal), set);
+	request_detail_release(&g);
+	request_detail_release(&d);
+	return set;
+}
+
 static void test_actions_offered_match_outcomes(void **state)
 {
 	struct fx *f = *state;
@@ -1381,10 +1412,8 @@ static void test_actions_offered_match_outcomes(void **state)
 			int64_t now = at ? L("2026-06-01 10:00") : f->clock;
 			struct request r = get(f, cases[i].id);
 			for (size_t k = 0; k < ARRAY_SIZE(actors); k++) {
-				unsigned set = 0;
+				unsigned set = actions(f, actors[k], &r, now);
 				struct err e;
-				assert_int_equal(request_actions(f->db, actors[k], &r, now, f->cal, &set, &e),
-						 0);
 				assert_false(set & (1u << RA_AUTO_CLOSE));
 				for (int a = 0; a < RA__COUNT; a++) {
 					if (a == RA_AUTO_CLOSE)
@@ -1411,22 +1440,20 @@ static void test_actions_offered_match_outcomes(void **state)
 	assert_true(offered > 100);
 	/* a few written out */
 	struct request r = get(f, cases[RS_REPLIED].id);
-	unsigned set = 0;
-	struct err e;
-	assert_int_equal(request_actions(f->db, &f->ent_user, &r, f->clock, f->cal, &set, &e), 0);
+	unsigned set = actions(f, &f->ent_user, &r, f->clock);
 	assert_int_equal(set, (1u << RA_RATE) | (1u << RA_REOPEN) | (1u << RA_NOTE));
-	assert_int_equal(request_actions(f->db, &f->ent_user_b, &r, f->clock, f->cal, &set, &e), 0);
+	set = actions(f, &f->ent_user_b, &r, f->clock);
 	assert_int_equal(set, 0);
 	r = get(f, cases[RS_DISPATCHED].id);
-	assert_int_equal(request_actions(f->db, &f->handler, &r, f->clock, f->cal, &set, &e), 0);
+	set = actions(f, &f->handler, &r, f->clock);
 	assert_int_equal(set, (1u << RA_SIGN) | (1u << RA_RETURN_APPLY) | (1u << RA_NOTE));
-	assert_int_equal(request_actions(f->db, &f->head, &r, f->clock, f->cal, &set, &e), 0);
+	set = actions(f, &f->head, &r, f->clock);
 	assert_int_equal(set, (1u << RA_SIGN) | (1u << RA_RETURN_APPLY) | (1u << RA_RETURN) |
 				      (1u << RA_NOTE));
-	assert_int_equal(request_actions(f->db, &f->disp, &r, f->clock, f->cal, &set, &e), 0);
+	set = actions(f, &f->disp, &r, f->clock);
 	assert_int_equal(set, (1u << RA_SUPERVISE) | (1u << RA_MERGE) | (1u << RA_NOTE));
 	r = get(f, cases[RS__COUNT + 1].id); /* return pending */
-	assert_int_equal(request_actions(f->db, &f->head, &r, f->clock, f->cal, &set, &e), 0);
+	set = actions(f, &f->head, &r, f->clock);
 	assert_int_equal(set, (1u << RA_SIGN) | (1u << RA_RETURN_DECIDE) | (1u << RA_RETURN) |
 				      (1u << RA_NOTE));
 }
@@ -1521,7 +1548,9 @@ static void test_views(void **state)
 	assert_ids(list(f, &f->disp, RV_TO_SIGN, now), (int64_t[]){unsigned_, tax, 0}, "to_sign");
 	assert_ids(list(f, &f->disp, RV_OPEN, now),
 		   (int64_t[]){unsigned_, overdue, soon, fresh, paused, pending, tax, 0}, "open");
-	assert_ids(list(f, &f->disp, RV_OVERDUE, now), (int64_t[]){unsigned_, overdue, visit, 0},
+	/* the overdue queue: longest overdue first (the reply of 10-16, the signing of 10-23's
+	 * dispatch, the visit of 10-24) */
+	assert_ids(list(f, &f->disp, RV_OVERDUE, now), (int64_t[]){visit, unsigned_, overdue, 0},
 		   "overdue");
 	assert_ids(list(f, &f->disp, RV_DUE_SOON, now), (int64_t[]){soon, 0}, "due_soon");
 	assert_ids(list(f, &f->disp, RV_TO_RATE, now), (int64_t[]){visit, 0}, "to_rate");
@@ -1539,7 +1568,26 @@ static void test_views(void **state)
 	assert_int_equal(list(f, &f->observer, RV_ALL, now).n, 0);
 	/* a day later the soon one is overdue too */
 	assert_ids(list(f, &f->disp, RV_OVERDUE, L("2025-10-28 09:00")),
-		   (int64_t[]){unsigned_, overdue, soon, visit, 0}, "overdue tomorrow");
+		   (int64_t[]){soon, visit, unsigned_, overdue, 0}, "overdue tomorrow");
+	/* its pages: after the (deadline, id) of the last one, no repeats, none missed */
+	struct request_filter late = {.view = RV_OVERDUE, .limit = 1};
+	int64_t order[] = {overdue, unsigned_, visit, soon};
+	for (size_t i = 0; i <= ARRAY_SIZE(order); i++) {
+		struct ids x = {{0}, 0};
+		struct err e;
+		assert_int_equal(request_list(f->db, &f->disp, SCOPE_ALL, &late, L("2025-10-28 09:00"),
+					      f->cal, collect, &x, &e),
+				 0);
+		assert_int_equal(x.n, i < ARRAY_SIZE(order));
+		if (!x.n)
+			break;
+		assert_int_equal(x.v[0], order[i]);
+		struct request r = get(f, x.v[0]);
+		late.after_key = request_overdue_key(&r);
+		late.after = r.id;
+		assert_true(late.after_key > 0);
+		request_release(&r);
+	}
 
 	/* keyset paging: pages of 3, newest first, no repeats */
 	struct request_filter flt = {.view = RV_ALL, .limit = 3};
@@ -1584,7 +1632,99 @@ static void test_views(void **state)
 	assert_int_equal(x.n, 0); /* % is a character, not a wildcard */
 }
 
+/* Due soon: exactly the running requests the calendar calls due soon, soonest deadline
+ * first (then the clock's start, then id), the same in pages of one. */
+static void test_due_soon_queue(void **state)
+{
+	struct fx *f = *state;
+	int64_t now = L("2025-10-28 15:00"); /* Tuesday */
+	static const struct {
+		const char *type, *at;
+		bool sign;
+	} reqs[] = {
+		{"complaint", "2025-10-09 10:00", true}, /* 15 working days: due 10-29, due soon */
+		{"help", "2025-10-17 09:00", false},     /* overdue */
+		{"help", "2025-10-21 09:00", true},      /* due 10-28, due soon */
+		{"help", "2025-10-21 09:00", false},     /* the same */
+		{"help", "2025-10-22 09:00", true},      /* due 10-29, not yet */
+		{"consultation", "2025-10-23 09:00", false}, /* due 10-28, due soon */
+		{"help", "2025-10-23 09:00", true},      /* due 10-30, not yet */
+		{"help", "2025-10-24 16:00", false},     /* due 10-31, not yet */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		int64_t id = dispatched(f, reqs[i].type, 0, L(reqs[i].at)).id;
+		if (reqs[i].sign)
+			must(f, &f->handler, id, RA_SIGN, NULL, L(reqs[i].at) + 600000);
+	}
+	/* the expected order, from every open request */
+	struct ids open = list(f, &f->disp, RV_OPEN, now);
+	struct {
+		int64_t due, start, id;
+	} want[64];
+	int nwant = 0, running = 0;
+	for (int i = 0; i < open.n; i++) {
+		struct request r = get(f, open.v[i]);
+		if (r.state == RS_PAUSED || !r.handle_due_at)
+			continue;
+		running++;
+		if (workcal_state(f->cal, now, r.clock_from, r.handle_due_at, WORKCAL_SOON_DEFAULT,
+				  NULL) != WORKCAL_DUE_SOON)
+			continue;
+		int k = nwant++;
+		while (k > 0 && (want[k - 1].due > r.handle_due_at ||
+				 (want[k - 1].due == r.handle_due_at &&
+				  (want[k - 1].start > r.clock_from ||
+				   (want[k - 1].start == r.clock_from && want[k - 1].id > r.id))))) {
+			want[k] = want[k - 1];
+			k--;
+		}
+		want[k].due = r.handle_due_at;
+		want[k].start = r.clock_from;
+		want[k].id = r.id;
+	}
+	assert_int_equal(nwant, 4);           /* 10-28: two of 10-21, one of 10-23; 10-29: 10-09's */
+	assert_int_equal(running - nwant, 4); /* overdue, 10-29's other, 10-30, 10-31 */
+	struct ids all = list(f, &f->disp, RV_DUE_SOON, now);
+	assert_int_equal(all.n, nwant);
+	for (int i = 0; i < nwant; i++)
+		assert_int_equal(all.v[i], want[i].id);
+	struct request_filter flt = {.view = RV_DUE_SOON, .limit = 1};
+	for (int i = 0; i <= nwant; i++) {
+		struct ids x = {{0}, 0};
+		struct err e;
+		assert_int_equal(request_list(f->db, &f->disp, SCOPE_ALL, &flt, now, f->cal, collect, &x,
+					      &e),
+				 0);
+		assert_int_equal(x.n, i < nwant);
+		if (!x.n)
+			break;
+		assert_int_equal(x.v[0], want[i].id);
+		flt.after_key = want[i].due;
+		flt.after_start = want[i].start;
+		flt.after = want[i].id;
+	}
+}
+
 /* ---- validation and storage ---- */
+
+/* request_json's members as a parsed object (the test reads it back with jansson). */
+static json_t *rjson(const struct request *r, int64_t now, const struct workcal *cal, bool staff)
+{
+	struct buf b;
+	struct jsonw w;
+	json_error_t je;
+	buf_init(&b, 0);
+	jsonw_init(&w, &b, 12);
+	jsonw_object(&w);
+	request_json(&w, r, now, cal, REQUEST_JSON_CONTENT | (staff ? REQUEST_JSON_STAFF : 0));
+	jsonw_end(&w);
+	assert_int_equal(jsonw_finish(&w), 0);
+	json_t *j = json_loads(b.p, 0, &je);
+	if (!j)
+		fail_msg("request_json wrote invalid JSON: %s", je.text);
+	buf_release(&b);
+	return j;
+}
 
 static void test_create_validation(void **state)
 {
@@ -1654,7 +1794,7 @@ static void test_create_validation(void **state)
 	assert_int_equal(strlen(r.content), 4000 * 3);
 	assert_string_equal(r.title, title);
 	assert_string_equal(r.contact_name, c.in.contact_name);
-	json_t *j = request_json(&r, f->clock, f->cal, true);
+	json_t *j = rjson(&r, f->clock, f->cal, true);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "title")), title);
 	json_decref(j);
@@ -1678,8 +1818,8 @@ static void test_json(void **state)
 	struct err e;
 	assert_int_equal(request_get(f->db, f->tenant, r.id, &full, &e), 0);
 	/* staff see contact data; the enterprise does not */
-	json_t *staff = request_json(&full, L("2025-10-20 11:00"), f->cal, true);
-	json_t *pub = request_json(&full, L("2025-10-20 11:00"), f->cal, false);
+	json_t *staff = rjson(&full, L("2025-10-20 11:00"), f->cal, true);
+	json_t *pub = rjson(&full, L("2025-10-20 11:00"), f->cal, false);
 	assert_non_null(json_object_get(staff, "contact_phone"));
 	assert_null(json_object_get(pub, "contact_phone"));
 	assert_null(json_object_get(pub, "handler_id"));
@@ -1693,7 +1833,7 @@ static void test_json(void **state)
 	json_decref(staff);
 	json_decref(pub);
 	/* late: the sign deadline is overdue */
-	pub = request_json(&full, L("2025-10-21 10:31"), f->cal, false);
+	pub = rjson(&full, L("2025-10-21 10:31"), f->cal, false);
 	dl = json_object_get(pub, "deadlines");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(dl, "sign"), "state")),
 			    "overdue");
@@ -1725,6 +1865,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scopes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_actions_offered_match_outcomes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_due_soon_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 	};
