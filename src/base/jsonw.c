@@ -297,9 +297,8 @@ void jsonw_end(struct jsonw *w)
 	check(w, putc_(w->b, (w->arrays & (1u << w->depth)) ? ']' : '}'));
 }
 
-void jsonw_key(struct jsonw *w, const char *k)
+void jsonw_keyn(struct jsonw *w, const char *k, size_t n)
 {
-	size_t n = strlen(k);
 	uint32_t bit = w->depth ? 1u << (w->depth - 1) : 0;
 	if (!bit || (w->arrays & bit) || w->key || buf_reserve(w->b, n + 4)) {
 		w->failed = true;
@@ -358,30 +357,6 @@ void jsonw_json(struct jsonw *w, const json_t *j)
 {
 	before_value(w);
 	check(w, j ? jsonw_value(w->b, j, w->precision) : -1);
-}
-
-void jsonw_kstr(struct jsonw *w, const char *k, const char *s)
-{
-	jsonw_key(w, k);
-	jsonw_str(w, s);
-}
-
-void jsonw_kint(struct jsonw *w, const char *k, int64_t v)
-{
-	jsonw_key(w, k);
-	jsonw_int(w, v);
-}
-
-void jsonw_kbool(struct jsonw *w, const char *k, bool v)
-{
-	jsonw_key(w, k);
-	jsonw_bool(w, v);
-}
-
-void jsonw_knull(struct jsonw *w, const char *k)
-{
-	jsonw_key(w, k);
-	jsonw_null(w);
 }
 
 int jsonw_finish(const struct jsonw *w)

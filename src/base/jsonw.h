@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/buf.h"
 
@@ -55,8 +56,13 @@ void jsonw_object(struct jsonw *w);
 void jsonw_array(struct jsonw *w);
 /* Close the innermost object or array. */
 void jsonw_end(struct jsonw *w);
-/* The key of the next member of the innermost object (a literal: no escaping). */
-void jsonw_key(struct jsonw *w, const char *k);
+/* The key of the next member of the innermost object (a literal: no escaping; inline, so
+ * a literal's length is known when compiling). */
+void jsonw_keyn(struct jsonw *w, const char *k, size_t n);
+static inline void jsonw_key(struct jsonw *w, const char *k)
+{
+	jsonw_keyn(w, k, strlen(k));
+}
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_strn(struct jsonw *w, const char *s, size_t n);
 void jsonw_int(struct jsonw *w, int64_t v);
@@ -66,10 +72,29 @@ void jsonw_null(struct jsonw *w);
 /* A jansson value, as jsonw_value writes it (borrowed). */
 void jsonw_json(struct jsonw *w, const json_t *j);
 /* Key and value in one call. */
-void jsonw_kstr(struct jsonw *w, const char *k, const char *s);
-void jsonw_kint(struct jsonw *w, const char *k, int64_t v);
-void jsonw_kbool(struct jsonw *w, const char *k, bool v);
-void jsonw_knull(struct jsonw *w, const char *k);
+static inline void jsonw_kstr(struct jsonw *w, const char *k, const char *s)
+{
+	jsonw_key(w, k);
+	jsonw_str(w, s);
+}
+
+static inline void jsonw_kint(struct jsonw *w, const char *k, int64_t v)
+{
+	jsonw_key(w, k);
+	jsonw_int(w, v);
+}
+
+static inline void jsonw_kbool(struct jsonw *w, const char *k, bool v)
+{
+	jsonw_key(w, k);
+	jsonw_bool(w, v);
+}
+
+static inline void jsonw_knull(struct jsonw *w, const char *k)
+{
+	jsonw_key(w, k);
+	jsonw_null(w);
+}
 /* 0 when the text is complete (every container closed) and nothing failed; else -1. */
 int jsonw_finish(const struct jsonw *w);
 
