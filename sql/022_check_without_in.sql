@@ -73,3 +73,9 @@ PRAGMA writable_schema = OFF;
 CREATE TABLE yq_schema_cookie (x INTEGER);
 DROP TABLE yq_schema_cookie;
 -- @end
+-- The same for the partial index of requests being handled (sql/021): its
+-- WHERE is evaluated on every INSERT and UPDATE of a request. Queries that
+-- use it spell its WHERE the same way (REQ_HANDLING_SQL in core/request.h).
+DROP INDEX requests_due_handle;
+CREATE INDEX requests_due_handle ON requests (tenant_id, handle_due_at)
+  WHERE state = 'dispatched' OR state = 'signed' OR state = 'in_progress';

@@ -1397,8 +1397,8 @@ static int overdue_ids(struct db *db, int64_t tenant, int64_t now, int64_t after
 	struct db_stmt *st = NULL;
 	size_t cap = 0;
 	int rc = db_queryf(db, &st, e,
-			   "SELECT id FROM requests WHERE tenant_id = $1 AND state IN ('dispatched', "
-			   "'signed', 'in_progress') AND handle_due_at > 0 AND handle_due_at < $2 "
+			   "SELECT id FROM requests WHERE tenant_id = $1 AND " REQ_HANDLING_SQL
+			   " AND handle_due_at > 0 AND handle_due_at < $2 "
 			   "AND ($3 = 0 OR id < $3) UNION "
 			   "SELECT id FROM requests WHERE tenant_id = $1 AND state = 'dispatched' AND "
 			   "sign_due_at > 0 AND sign_due_at < $2 AND ($3 = 0 OR id < $3) UNION "

@@ -29,6 +29,15 @@
 #include "base/err.h"
 #include "core/authz.h"
 
+/*
+ * SQL: a request is being handled (its handling deadline runs). Written as
+ * the partial index requests_due_handle's own WHERE (sql/022) so that a query
+ * holding it can use that index; as an OR chain, not an IN list, because
+ * SQLite builds an ephemeral table for an IN list of three values on every
+ * INSERT that evaluates the index's WHERE.
+ */
+#define REQ_HANDLING_SQL "(state = 'dispatched' OR state = 'signed' OR state = 'in_progress')"
+
 struct db;
 struct workcal;
 
