@@ -166,7 +166,7 @@ static int h_delete(struct req *r)
 
 const struct route api_attachment_routes[] = {
 	{"POST", "/api/v1/requests/{id}/attachments", h_upload, PERM_REQUEST_READ,
-	 ATTACHMENT_ROUTE_MAX, 0, "上传附件（图片或 PDF）/ attach a file (image or PDF)"},
+	 ATTACHMENT_ROUTE_MAX, ROUTE_SLOW, "上传附件（图片或 PDF）/ attach a file (image or PDF)"},
 	{"GET", "/api/v1/requests/{id}/attachments", h_list, PERM_REQUEST_READ, 0, 0,
 	 "诉求的附件 / the request's attachments"},
 	{"GET", "/api/v1/attachments/{id}", h_download, PERM_REQUEST_READ, 0, 0,

@@ -248,13 +248,14 @@ static int h_token_revoke(struct req *r)
 }
 
 const struct route api_auth_routes[] = {
-	{"POST", "/api/v1/auth/login", h_login, PERM_PUBLIC, 4096, ROUTE_NO_CSRF,
+	{"POST", "/api/v1/auth/login", h_login, PERM_PUBLIC, 4096, ROUTE_NO_CSRF | ROUTE_SLOW,
 	 "登录，设置会话 Cookie / log in, sets the session cookie"},
 	{"POST", "/api/v1/auth/logout", h_logout, PERM_LOGIN, 0, ROUTE_BEFORE_PW_CHANGE,
 	 "退出登录 / log out (revokes this session)"},
 	{"GET", "/api/v1/me", h_me, PERM_LOGIN, 0, ROUTE_BEFORE_PW_CHANGE,
 	 "当前用户、角色与权限 / current user, roles, permissions"},
-	{"POST", "/api/v1/me/password", h_my_password, PERM_LOGIN, 4096, ROUTE_BEFORE_PW_CHANGE,
+	{"POST", "/api/v1/me/password", h_my_password, PERM_LOGIN, 4096,
+	 ROUTE_BEFORE_PW_CHANGE | ROUTE_SLOW,
 	 "修改本人密码 / change own password"},
 	{"GET", "/api/v1/me/tokens", h_token_list, PERM_TOKEN_OWN, 0, 0,
 	 "本人的 API 令牌 / own API tokens"},

@@ -340,7 +340,7 @@ static int h_unassign(struct req *r)
 
 const struct route api_grid_routes[] = {
 	{"GET", "/api/v1/grids", h_list, PERM_GRID_READ, 0, 0, "网格列表 / list grids"},
-	{"POST", "/api/v1/grids/import", h_import, PERM_GRID_WRITE, IMPORT_MAX_BODY, 0,
+	{"POST", "/api/v1/grids/import", h_import, PERM_GRID_WRITE, IMPORT_MAX_BODY, ROUTE_SLOW,
 	 "导入网格（GeoJSON） / import grids from GeoJSON"},
 	{"GET", "/api/v1/grids/map.geojson", h_geojson, PERM_GRID_READ, 0, 0,
 	 "网格地图与指标 / grids with metrics as GeoJSON"},

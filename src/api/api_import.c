@@ -197,7 +197,7 @@ static int h_export_xlsx(struct req *r)
 }
 
 const struct route api_import_routes[] = {
-	{"POST", "/api/v1/imports/enterprises", h_import, PERM_ENTERPRISE_WRITE, UPLOAD_MAX, 0,
+	{"POST", "/api/v1/imports/enterprises", h_import, PERM_ENTERPRISE_WRITE, UPLOAD_MAX, ROUTE_SLOW,
 	 "导入企业（CSV 或 .xlsx 文件作为请求体）/ import enterprises from a CSV or .xlsx body"},
 	{"GET", "/api/v1/imports/{id}", h_run, PERM_ENTERPRISE_WRITE, 0, 0,
 	 "导入记录 / an import run"},

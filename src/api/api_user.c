@@ -311,11 +311,11 @@ const struct route api_user_routes[] = {
 	{"GET", "/api/v1/users", h_list, PERM_USER_READ, 0, 0,
 	 "列出用户（按数据范围过滤）/ list users (filtered by scope)"},
 	{"GET", "/api/v1/users/{id}", h_get, PERM_USER_READ, 0, 0, "查看用户 / read a user"},
-	{"POST", "/api/v1/users", h_create, PERM_USER_WRITE, 8192, 0,
+	{"POST", "/api/v1/users", h_create, PERM_USER_WRITE, 8192, ROUTE_SLOW,
 	 "创建用户 / create a user"},
 	{"PATCH", "/api/v1/users/{id}", h_update, PERM_USER_WRITE, 8192, 0,
 	 "修改用户、角色、状态、解锁 / update a user, roles, status, unlock"},
-	{"POST", "/api/v1/users/{id}/password", h_reset_password, PERM_USER_WRITE, 4096, 0,
+	{"POST", "/api/v1/users/{id}/password", h_reset_password, PERM_USER_WRITE, 4096, ROUTE_SLOW,
 	 "重置用户密码 / reset a user's password"},
 	{0},
 };

@@ -784,7 +784,7 @@ const struct route api_visit_routes[] = {
 	{"GET", "/api/v1/visits/{id}", h_visit_get, PERM_VISIT_READ, 0, 0,
 	 "走访记录详情 / one visit"},
 	{"POST", "/api/v1/visits/{id}/photos", h_photo_upload, PERM_VISIT_WRITE,
-	 ATTACHMENT_ROUTE_MAX, 0, "上传走访照片 / add a photo to a visit"},
+	 ATTACHMENT_ROUTE_MAX, ROUTE_SLOW, "上传走访照片 / add a photo to a visit"},
 	{"GET", "/api/v1/visit-photos/{id}", h_photo_get, PERM_VISIT_READ, 0, 0,
 	 "下载走访照片 / download a visit photo"},
 	{0},

@@ -1569,7 +1569,7 @@ static const struct {
 	const char *cond; /* the requests late by it; %d: the parameter of now */
 } late[] = {
 	{"r.handle_due_at",
-	 "r.state IN ('dispatched', 'signed', 'in_progress') AND r.handle_due_at > 0 AND "
+	 REQ_HANDLING_SQL " AND r.handle_due_at > 0 AND "
 	 "r.handle_due_at < $%d AND NOT (r.state = 'dispatched' AND r.sign_due_at > 0 AND "
 	 "r.sign_due_at <= r.handle_due_at)"},
 	{"r.sign_due_at",
@@ -1624,7 +1624,7 @@ static int walk_next(struct walk *w, struct err *e)
  * working days, so many requests share one; among those, the earlier the
  * clock started, the more of the time is used — once one is not due soon, no
  * later one of that deadline is. So the walk goes through the index of
- * (deadline, clock start) (sql/022) and, at the first request of a deadline
+ * (deadline, clock start) (sql/023) and, at the first request of a deadline
  * that is not due soon, jumps to the next deadline: it reads the requests it
  * returns and one more per deadline. `sql` holds the walk with its
  * parameters lo, start and id: (deadline, clock start, id) > (lo, start, id).
@@ -1732,7 +1732,7 @@ int request_list(struct db *db, const struct actor *who, enum scope scope,
 		int id = db_args_int(&a, f->after);
 		buf_adds(&sql, "SELECT " REQ_LIST_COLS REQ_FROM);
 		buf_addf(&sql,
-			 "WHERE r.tenant_id = $%d AND r.state IN ('dispatched', 'signed', 'in_progress') "
+			 "WHERE r.tenant_id = $%d AND " REQ_HANDLING_SQL " "
 			 "AND r.handle_due_at >= $%d AND r.handle_due_at >= $%d AND (r.handle_due_at > "
 			 "$%d OR r.clock_from > $%d OR (r.clock_from = $%d AND r.id > $%d))",
 			 tenant, t, lo, lo, start, start, id);

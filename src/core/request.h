@@ -29,6 +29,15 @@
 #include "base/err.h"
 #include "core/authz.h"
 
+/*
+ * SQL: a request is being handled (its handling deadline runs). Written as
+ * the partial index requests_due_handle's own WHERE (sql/022) so that a query
+ * holding it can use that index; as an OR chain, not an IN list, because
+ * SQLite builds an ephemeral table for an IN list of three values on every
+ * INSERT that evaluates the index's WHERE.
+ */
+#define REQ_HANDLING_SQL "(state = 'dispatched' OR state = 'signed' OR state = 'in_progress')"
+
 struct db;
 struct workcal;
 
@@ -244,7 +253,7 @@ struct request_filter {
  * are each walked newest first through the state index and merged; the
  * overdue queue walks the deadline indexes of its three kinds of lateness
  * (sql/021) from the longest overdue and merges them; due soon walks the
- * running requests by reply deadline, soonest first (sql/022).
+ * running requests by reply deadline, soonest first (sql/023).
  */
 int request_list(struct db *db, const struct actor *who, enum scope scope,
 		 const struct request_filter *f, int64_t now, const struct workcal *cal,

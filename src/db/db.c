@@ -352,9 +352,16 @@ int db_rollback(struct db *db)
 	return db->ops->rollback(db);
 }
 
+/* A statement without parameters through the statement cache (exec would parse it each time). */
+static int run_cached(struct db *db, const char *sql, struct err *e)
+{
+	int rc = db_execf(db, e, sql, NULL);
+	return rc < 0 ? rc : 0;
+}
+
 int db_savepoint(struct db *db, struct err *e)
 {
-	int rc = db->ops->exec(db, "SAVEPOINT j", e);
+	int rc = run_cached(db, "SAVEPOINT j", e);
 	if (rc)
 		return rc;
 	db->savepoints++;
@@ -365,7 +372,7 @@ int db_savepoint(struct db *db, struct err *e)
 
 int db_release(struct db *db, struct err *e)
 {
-	int rc = db->ops->exec(db, "RELEASE j", e);
+	int rc = run_cached(db, "RELEASE j", e);
 	if (rc)
 		return rc;
 	db->savepoints--;
@@ -376,7 +383,7 @@ int db_release(struct db *db, struct err *e)
 
 int db_rollback_to(struct db *db, struct err *e)
 {
-	int rc = db->ops->exec(db, "ROLLBACK TO j", e);
+	int rc = run_cached(db, "ROLLBACK TO j", e);
 	if (rc)
 		return rc;
 	for (struct db_deferred_slot *s = db->deferred; s; s = s->next)

@@ -336,6 +336,22 @@ struct db *db_pool_reader(struct db_pool *p, struct err *e);
  */
 int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e);
 /*
+ * How db_pool_write() waits on this thread. By default it blocks the thread
+ * until the write is durable. A thread that runs request handlers as
+ * coroutines sets a waiter while one of them runs: db_pool_write() then
+ * calls suspend(ctx) before it queues the job, and wait(ctx) to give the
+ * thread away (the coroutine yields); the writer thread calls wake(ctx) once
+ * the job is durable or has failed, and wait(ctx) returns some time after
+ * that. NULL restores blocking.
+ */
+struct db_waiter {
+	void (*suspend)(void *ctx);
+	void (*wait)(void *ctx);
+	void (*wake)(void *ctx);
+	void *ctx;
+};
+void db_pool_set_waiter(const struct db_waiter *w);
+/*
  * Queue fn on the writer without waiting: for bookkeeping nobody is answered
  * about (it is durable with its batch, but no one learns when). The pool
  * copies size bytes of arg (which must hold no pointers into the caller's

@@ -47,6 +47,7 @@ struct job {
 	int status;           /* fn's status, or the transaction's error */
 	bool done;            /* set with pool->mu held, then cv is signalled */
 	bool async;           /* nobody waits: heap-allocated, freed by the writer, no cv */
+	const struct db_waiter *waiter; /* a coroutine waits: woken by waiter->wake, no cv */
 	pthread_cond_t cv;
 	STAILQ_ENTRY(job) link;
 };
@@ -79,6 +80,8 @@ struct db_pool {
 
 /* The pool whose writer runs on this thread, if any. */
 static _Thread_local struct db_pool *writer_of;
+/* How db_pool_write waits on this thread (db_pool_set_waiter); NULL: it blocks. */
+static _Thread_local const struct db_waiter *thread_waiter;
 
 /* Make sure a failed job leaves a reason in its err. */
 static void ensure_err(int status, struct err *e)
@@ -204,7 +207,7 @@ wake:
 		p->stats.commit_ns_total += (uint64_t)commit_ns;
 	}
 	for (i = 0; i < ran; i++) {
-		if (jobs[i]->async)
+		if (jobs[i]->async || jobs[i]->waiter)
 			continue;
 		jobs[i]->done = true;
 		pthread_cond_signal(&jobs[i]->cv);
@@ -212,6 +215,13 @@ wake:
 	}
 	pthread_mutex_unlock(&p->mu);
 	for (i = 0; i < ran; i++) {
+		if (jobs[i] && jobs[i]->waiter) {
+			/* The coroutine cannot run before wake(): the job is still there. */
+			const struct db_waiter *w = jobs[i]->waiter;
+			jobs[i]->done = true;
+			jobs[i] = NULL;
+			w->wake(w->ctx);
+		}
 		if (!jobs[i])
 			continue;
 		if (jobs[i]->status)
@@ -379,6 +389,30 @@ struct db *db_pool_reader(struct db_pool *p, struct err *e)
 	return db;
 }
 
+void db_pool_set_waiter(const struct db_waiter *w)
+{
+	thread_waiter = w;
+}
+
+/* db_pool_write of a coroutine: queue, give the thread away, come back when woken. */
+static int write_yielding(struct db_pool *p, struct job *j, const struct db_waiter *w)
+{
+	j->waiter = w;
+	pthread_mutex_lock(&p->mu);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->mu);
+		return err_set(j->err, ERR_UNAVAILABLE, NULL, "数据库正在关闭",
+			       "database is shutting down");
+	}
+	w->suspend(w->ctx);
+	STAILQ_INSERT_TAIL(&p->queue, j, link);
+	p->queued++;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	w->wait(w->ctx);
+	return j->status;
+}
+
 int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e)
 {
 	struct job j;
@@ -390,6 +424,8 @@ int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e)
 	j.arg = arg;
 	j.err = e ? e : &j.own;
 	err_clear(j.err);
+	if (thread_waiter)
+		return write_yielding(p, &j, thread_waiter);
 	pthread_cond_init(&j.cv, NULL);
 
 	pthread_mutex_lock(&p->mu);

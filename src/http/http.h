@@ -57,6 +57,8 @@ typedef int (*handler_fn)(struct req *r);
 enum route_flags {
 	ROUTE_NO_CSRF = 1 << 0,      /* e.g. login: no session yet */
 	ROUTE_BEFORE_PW_CHANGE = 1 << 1, /* open to a user who must still change a one-time password */
+	ROUTE_SLOW = 1 << 2,         /* CPU-heavy (password hashing, parsing a file): a writing
+				      * handler runs on a handler thread, not on the HTTP thread */
 };
 
 struct route {
@@ -113,6 +115,10 @@ struct req {
 	/* server.c */
 	bool handled;              /* the handler has run (maybe on a handler thread): answer */
 	STAILQ_ENTRY(req) hlink;   /* in the handler threads' queue */
+	struct coro *coro;         /* the handler as a coroutine, until it ends */
+	struct db_waiter waiter;   /* how its writes wait (db_pool_set_waiter) */
+	_Atomic bool woken;        /* its write is done: the coroutine may run */
+	struct http_server *server;
 };
 
 /* ---- for handlers ---- */

@@ -9,16 +9,24 @@
  * first call makes libmicrohttpd close the connection after every response
  * (see shared/reference/performance.md, a 4-5x difference).
  *
- * Handlers that write never run on a libmicrohttpd thread. A write waits for
+ * Handlers that write never block a libmicrohttpd thread. A write waits for
  * the group commit (db_pool_write), and a libmicrohttpd thread blocked there
  * would stall every connection it serves and keep the writer's batches to
  * one job per thread. So the dispatcher authenticates and authorises on the
- * libmicrohttpd thread, then, for a method other than GET/HEAD, suspends the
- * connection and hands the request to a pool of handler threads. Many of
- * them wait in db_pool_write at once, so one commit acknowledges many
- * requests; each resumes its connection when its handler has returned, and
- * libmicrohttpd calls the access handler once more to send the answer. Reads
- * run where they arrive.
+ * libmicrohttpd thread and then, for a method other than GET/HEAD, runs the
+ * handler as a coroutine (base/coro.h) on that same thread: when it calls
+ * req_write, the connection is suspended, the job queued and the coroutine
+ * yields, and the thread goes on serving other connections. The writer,
+ * once the batch is durable, resumes the connection; libmicrohttpd calls the
+ * access handler again, which resumes the coroutine where it waited, and the
+ * answer goes out when the handler returns. Many writes wait at once, so one
+ * commit acknowledges many requests, and a write costs two thread hand-offs
+ * (to the writer and back), each shared by the whole batch.
+ *
+ * Routes marked ROUTE_SLOW (password hashing, parsing an uploaded file) run
+ * on a pool of handler threads instead, the connection suspended meanwhile,
+ * so that their CPU time does not stall the connections of an HTTP thread.
+ * Reads run where they arrive.
  */
 #include "http/http.h"
 
@@ -27,6 +35,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -34,8 +43,10 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "base/arena.h"
+#include "base/coro.h"
 #include "base/jsonv.h"
 #include "base/jsonw.h"
 #include "base/log.h"
@@ -59,6 +70,8 @@ struct http_server {
 	struct app *app;
 	int port;
 	struct handlers h;
+	atomic_int live;        /* handler coroutines not yet ended */
+	atomic_bool stopping;   /* no new coroutines: writes block their thread */
 };
 
 static atomic_uint_fast64_t req_counter;
@@ -416,6 +429,8 @@ static void access_log(struct req *r, int64_t ns)
 	buf_release(&b);
 }
 
+static bool run_coro(struct http_server *s, struct req *r, bool yielding);
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -425,6 +440,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	(void)toe;
 	if (!r)
 		return;
+	/* Closed while its handler waited or before it went on: finish it here
+	 * (its writes are acknowledged to no one, but its memory is released). */
+	while (r->coro)
+		run_coro(r->server, r, false);
 	int64_t ns = mono_ns() - r->t0_ns;
 	metrics_observe(app->metrics, r->route_idx, r->status ? r->status : 499, ns);
 	access_log(r, ns);
@@ -524,6 +543,70 @@ static void handlers_release(struct handlers *h)
 	pthread_mutex_destroy(&h->mu);
 }
 
+/* ---- handler coroutines ---- */
+
+static void coro_main(void *arg)
+{
+	run_handler(arg);
+}
+
+/* db_waiter of a coroutine's req_write: see db_pool_set_waiter. */
+static void waiter_suspend(void *ctx)
+{
+	struct req *r = ctx;
+	atomic_store_explicit(&r->woken, false, memory_order_relaxed);
+	MHD_suspend_connection(r->conn);
+}
+
+static void waiter_wait(void *ctx)
+{
+	(void)ctx;
+	coro_yield();
+}
+
+/* On the writer thread. After the store, r may be gone: nothing follows it. */
+static void waiter_wake(void *ctx)
+{
+	struct req *r = ctx;
+	MHD_resume_connection(r->conn);
+	atomic_store_explicit(&r->woken, true, memory_order_release);
+}
+
+/*
+ * Run r's coroutine until it waits for a write or ends. It runs only once
+ * its last write has woken it (the writer may still be inside
+ * waiter_wake). With the waiter set, its writes yield; without (r is
+ * being finished off), they block. True when it has ended.
+ */
+static bool run_coro(struct http_server *s, struct req *r, bool yielding)
+{
+	while (!atomic_load_explicit(&r->woken, memory_order_acquire))
+		sched_yield();
+	if (yielding)
+		db_pool_set_waiter(&r->waiter);
+	bool ended = coro_resume(r->coro);
+	db_pool_set_waiter(NULL);
+	if (ended) {
+		coro_free(r->coro);
+		r->coro = NULL;
+		atomic_fetch_sub(&s->live, 1);
+	}
+	return ended;
+}
+
+/* Start r's handler as a coroutine; false if none could be made. */
+static bool start_coro(struct http_server *s, struct req *r, bool *ended)
+{
+	if (atomic_load(&s->stopping) || !(r->coro = coro_new(coro_main, r)))
+		return false;
+	atomic_fetch_add(&s->live, 1);
+	r->server = s;
+	r->waiter = (struct db_waiter){waiter_suspend, waiter_wait, waiter_wake, r};
+	atomic_store(&r->woken, true);
+	*ended = run_coro(s, r, true);
+	return true;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
 				 const char *method, const char *version,
 				 const char *upload_data, size_t *upload_size, void **req_cls)
@@ -543,11 +626,24 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return MHD_YES;
 	}
 
+	if (!r->handled && r->coro) {
+		/* resumed by the writer: go on where the handler waited */
+		if (!run_coro(s, r, true))
+			return MHD_YES;
+		r->handled = true;
+	}
 	if (!r->handled) {
 		if (dispatch_pre(r)) {
-			if (runs_on_handler_thread(r) && hand_off(&s->h, r))
+			bool ended;
+			if (!runs_on_handler_thread(r))
+				run_handler(r);
+			else if (!(r->route->flags & ROUTE_SLOW) && start_coro(s, r, &ended)) {
+				if (!ended)
+					return MHD_YES; /* waits for a write; the writer resumes c */
+			} else if (hand_off(&s->h, r))
 				return MHD_YES; /* answered when a handler thread resumes c */
-			run_handler(r);
+			else
+				run_handler(r);
 		}
 		r->handled = true;
 	}
@@ -706,7 +802,14 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
-	/* Handler threads first: each resumes its connection, so none stays
+	/* Coroutines first: each ends once its writes are done and libmicrohttpd
+	 * has sent its answer; new writing requests block their thread now. */
+	atomic_store(&s->stopping, true);
+	for (int i = 0; i < 60000 && atomic_load(&s->live) > 0; i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	if (atomic_load(&s->live) > 0)
+		log_warn("stopping with %d request handler(s) still waiting", atomic_load(&s->live));
+	/* Handler threads next: each resumes its connection, so none stays
 	 * suspended; requests arriving meanwhile run on their own thread. */
 	handlers_stop(&s->h);
 	MHD_stop_daemon(s->d);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "base/xalloc.h"
+#include "core/request.h"
 #include "core/workcal.h"
 #include "db/db.h"
 #include "base/banned.h"
@@ -38,9 +39,8 @@ int report_daily_build(struct db *db, int64_t tenant_id, int64_t day, int64_t no
 			json_object_set_new(totals, names[i], json_integer(v));
 	if (!rc)
 		rc = db_query_i64(db, &v, e,
-				  "SELECT COUNT(*) FROM requests WHERE tenant_id = $1 AND state IN "
-				  "('dispatched', 'signed', 'in_progress') AND handle_due_at > 0 AND "
-				  "handle_due_at < $2",
+				  "SELECT COUNT(*) FROM requests WHERE tenant_id = $1 AND "
+				  REQ_HANDLING_SQL " AND handle_due_at > 0 AND handle_due_at < $2",
 				  "ii", tenant_id, to);
 	if (rc)
 		goto out;

@@ -190,6 +190,103 @@ static void test_open_and_columns(void **state)
 	db_close(ro);
 }
 
+/* First column of every row of sql (with one int parameter) into out; the row count. */
+static int ids_of(struct db *db, const char *sql, int64_t arg, int64_t *out, int max)
+{
+	struct db_stmt *st = NULL;
+	struct err e;
+	int n = 0, rc;
+
+	err_clear(&e);
+	if (db_prepare(db, sql, &st, &e) != 0)
+		fail_msg("prepare '%s': %s", sql, e.message);
+	assert_int_equal(db_bind_int64(st, 1, arg), 0);
+	while ((rc = db_step(st, &e)) == DB_ROW) {
+		assert_true(n < max);
+		assert_int_equal(db_column_count(st), 1);
+		assert_string_equal(db_column_name(st, 0), "id");
+		assert_false(db_column_is_null(st, 0));
+		out[n++] = db_column_int64(st, 0);
+	}
+	if (rc != DB_DONE)
+		fail_msg("step '%s': %s", sql, e.message);
+	assert_int_equal(db_step(st, &e), DB_DONE); /* stays done */
+	db_finalize(st);
+	return n;
+}
+
+/*
+ * "INSERT ... VALUES (one row) RETURNING id" runs without the clause and
+ * answers with the rowid; every other RETURNING keeps SQLite's meaning.
+ */
+static void test_returning_id(void **state)
+{
+	struct db *db = open_db("returning.db", DB_OPEN_CREATE);
+	int64_t ids[8];
+	char txt[32];
+
+	(void)state;
+	exec_ok(db, "CREATE TABLE r (id INTEGER PRIMARY KEY, k INTEGER UNIQUE, v TEXT)");
+	exec_ok(db, "CREATE TABLE s (id TEXT PRIMARY KEY, k INTEGER)");
+	exec_ok(db, "CREATE TABLE skip (id INTEGER PRIMARY KEY, k INTEGER)");
+	exec_ok(db, "CREATE TRIGGER skip_neg BEFORE INSERT ON skip WHEN NEW.k < 0 "
+		    "BEGIN SELECT RAISE(IGNORE); END");
+	exec_ok(db, "INSERT INTO r (id, k, v) VALUES (41, 0, 'x')");
+
+	/* the cut form: the same id as RETURNING, each time the statement runs */
+	for (int64_t k = 1; k <= 3; k++) {
+		assert_int_equal(ids_of(db, "insert into r (k, v) values ($1, 'a''b)(') returning id;",
+					k, ids, 8),
+				 1);
+		assert_int_equal(ids[0], 41 + k);
+	}
+	/* its text reads as the number */
+	{
+		struct db_stmt *st = NULL;
+		struct err e;
+		err_clear(&e);
+		assert_int_equal(db_prepare(db, "INSERT INTO r (k) VALUES ($1) RETURNING id", &st, &e), 0);
+		assert_int_equal(db_bind_int64(st, 1, 9), 0);
+		assert_int_equal(db_step(st, &e), DB_ROW);
+		snprintf(txt, sizeof txt, "%s", db_column_text(st, 0));
+		assert_string_equal(txt, "45");
+		assert_true(db_column_double(st, 0) == 45.0);
+		db_finalize(st);
+	}
+	/* an error is an error, and leaves no row */
+	{
+		struct err e;
+		err_clear(&e);
+		struct db_stmt *st = NULL;
+		assert_int_equal(db_prepare(db, "INSERT INTO r (k) VALUES ($1) RETURNING id", &st, &e), 0);
+		assert_int_equal(db_bind_int64(st, 1, 1), 0);
+		assert_int_equal(db_step(st, &e), ERR_CONFLICT);
+		db_finalize(st);
+	}
+	/* a trigger's RAISE(IGNORE) inserts nothing: no row, as with RETURNING */
+	assert_int_equal(ids_of(db, "INSERT INTO skip (k) VALUES ($1) RETURNING id", -1, ids, 8), 0);
+	assert_int_equal(ids_of(db, "INSERT INTO skip (k) VALUES ($1) RETURNING id", 1, ids, 8), 1);
+	assert_int_equal(ids[0], 1);
+	/* several rows, an upsert, a text key, other columns: SQLite's own RETURNING */
+	assert_int_equal(ids_of(db, "INSERT INTO r (k) VALUES ($1 + 100), ($1 + 101) RETURNING id", 0,
+				ids, 8),
+			 2);
+	assert_int_equal(ids[0], 46);
+	assert_int_equal(ids[1], 47);
+	assert_int_equal(ids_of(db, "INSERT INTO r (k, v) VALUES ($1, 'u') ON CONFLICT (k) DO UPDATE "
+				    "SET v = 'u' RETURNING id",
+				1, ids, 8),
+			 1);
+	assert_int_equal(ids[0], 42); /* the updated row: last_insert_rowid would be wrong */
+	assert_int_equal(ids_of(db, "INSERT INTO s (id, k) VALUES ('t' || $1, 1) RETURNING id", 7, ids,
+				8),
+			 1);
+	assert_int_equal(ids_of(db, "INSERT INTO r (k) SELECT $1 + 200 RETURNING id", 0, ids, 8), 1);
+	assert_int_equal(ids[0], 48);
+	assert_int_equal(query_i64(db, "SELECT count(*) FROM r"), 8);
+	db_close(db);
+}
+
 static void test_params(void **state)
 {
 	struct db *db = open_db("params.db", DB_OPEN_CREATE);
@@ -626,6 +723,44 @@ static void test_migrate_list(void **state)
 	db_close(db);
 }
 
+/*
+ * An INSERT into any table builds no ephemeral table: SQLite evaluates a
+ * CHECK (x IN (three or more values)) or a partial index's IN list through
+ * one, on every row (migration 022).
+ */
+static void check_no_ephemeral_inserts(struct db *db)
+{
+	struct db_stmt *tables = NULL, *st = NULL;
+	struct err e;
+	int checked = 0;
+
+	err_clear(&e);
+	assert_int_equal(db_prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+					"sql LIKE 'CREATE TABLE %' ORDER BY name",
+				    &tables, &e),
+			 0);
+	while (db_step(tables, &e) == DB_ROW) {
+		char name[128], sql[200];
+		snprintf(name, sizeof name, "%s", db_column_text(tables, 0));
+		snprintf(sql, sizeof sql, "EXPLAIN INSERT INTO \"%s\" DEFAULT VALUES", name);
+		if (db_prepare(db, sql, &st, &e) != 0)
+			fail_msg("%s: %s", sql, e.message);
+		int ephemeral = 0, rc;
+		while ((rc = db_step(st, &e)) == DB_ROW)
+			if (strcmp(db_column_text(st, 1), "OpenEphemeral") == 0)
+				ephemeral++;
+		assert_int_equal(rc, DB_DONE);
+		db_finalize(st);
+		int expect = 0;
+		if (ephemeral != expect)
+			fail_msg("INSERT INTO %s opens %d ephemeral table(s), expected %d", name,
+				 ephemeral, expect);
+		checked++;
+	}
+	db_finalize(tables);
+	assert_true(checked > 30);
+}
+
 static void test_migrate_embedded(void **state)
 {
 	struct db *db = open_db("embedded.db", DB_OPEN_CREATE);
@@ -646,6 +781,12 @@ static void test_migrate_embedded(void **state)
 	assert_int_equal(applied, 0);
 	assert_int_equal(db_check(db, &ok, &e), 0);
 	assert_true(ok);
+	db_close(db);
+	/* a fresh connection reads the schema as migration 022 left it */
+	db = open_db("embedded.db", 0);
+	assert_int_equal(db_check(db, &ok, &e), 0);
+	assert_true(ok);
+	check_no_ephemeral_inserts(db);
 	db_close(db);
 }
 
@@ -1066,6 +1207,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_and_columns),
+		cmocka_unit_test(test_returning_id),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_stmt_cache),
 		cmocka_unit_test(test_stmt_cache_by_address),
