@@ -101,8 +101,8 @@ int enterprise_create(struct db *db, void *arg, struct err *e);
  * version rows and no audit rows, written by multi-row INSERTs (db_bulk)
  * with ids the loader assigns — it must be the only writer of enterprises
  * while it runs, and the table must not hold the credit codes it loads. The
- * indexes of enterprises and their tags are set aside while it loads and
- * built again by enterprise_loader_close. Flush before every COMMIT; close in
+ * indexes of enterprises and their tags, and the name search index, are set
+ * aside while it loads and built again by enterprise_loader_close. Flush before every COMMIT; close in
  * the last transaction.
  */
 struct enterprise_loader;
