@@ -282,60 +282,112 @@ static void progress(struct progress *p, int64_t done, int64_t rows)
 		p->total, s > 0 ? (double)rows / s : 0.0);
 }
 
-/* Enterprises, in transactions of g->batch; their ids and locations into w. */
+/* The n-th entity of the market (the first is the demo enterprise user's own firm, as in the
+ * demo) as a write; d holds its texts. */
+static void entity_write(const struct world *w, struct demo_rng *rng, int64_t n, int64_t now,
+			 struct demo_entity *d, struct enterprise_write *ew)
+{
+	demo_entity(rng, n, d);
+	*ew = (struct enterprise_write){
+		.tenant_id = w->tenant, .source = "gen", .now = now,
+		.in = {.credit_code = d->credit_code, .name = d->name, .kind = d->kind,
+		       .legal_rep = d->legal_rep, .phone = d->phone, .address = d->address,
+		       .industry_division = d->industry_division, .size_class = d->size_class,
+		       .registered_on = d->registered_on, .status = d->status, .tags = d->tags,
+		       .set_location = true, .lat = d->lat, .lon = d->lon, .set_key = true,
+		       .is_key = d->is_key},
+	};
+	if (n == 0) {
+		ew->in.name = "郑州二七示范商贸有限公司";
+		ew->in.kind = "enterprise";
+		ew->in.industry_division = "52";
+		ew->in.size_class = "small";
+		ew->in.status = "active";
+		ew->in.is_key = true;
+		ew->in.tags = "重点帮扶,商贸";
+		ew->in.address = "郑州市二七区大学路88号";
+	}
+}
+
+static int64_t market_start(const struct gen *g)
+{
+	return workcal_utc_ms(g->until, 0) - (int64_t)g->years * 365 * 86400000LL;
+}
+
+/* The market planned: the ids the enterprises will get (a generated credit code that
+ * repeats by chance is skipped) and their locations into w, for the requests to refer to
+ * before the rows are written (gen_enterprises, later). */
+static int plan_enterprises(const struct gen *g, struct db *db, struct world *w, struct err *e)
+{
+	struct demo_rng rng;
+	int64_t first = 0, now = market_start(g);
+	int rc = db_query_i64(db, &first, e, "SELECT COALESCE(MAX(id), 0) + 1 FROM enterprises",
+			      NULL);
+	if (rc)
+		return rc;
+	struct enterprise_loader *ld = enterprise_loader_plan(first);
+	demo_rng_seed(&rng, g->seed);
+	w->ents = xcalloc((size_t)g->n_ent + 1, sizeof *w->ents);
+	w->lat = xcalloc((size_t)g->n_ent + 1, sizeof *w->lat);
+	w->lon = xcalloc((size_t)g->n_ent + 1, sizeof *w->lon);
+	for (int64_t n = 0; n < g->n_ent && !rc; n++) {
+		struct demo_entity d;
+		struct enterprise_write ew;
+		entity_write(w, &rng, n, now, &d, &ew);
+		rc = enterprise_loader_check(ld, &ew, e);
+		if (rc == ERR_CONFLICT) { /* a generated code repeated by chance */
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		w->ents[w->nents] = ew.id;
+		w->lat[w->nents] = (float)d.lat;
+		w->lon[w->nents] = (float)d.lon;
+		w->nents++;
+	}
+	enterprise_loader_free(ld);
+	if (!rc && !w->nents)
+		rc = err_set(e, ERR_UNPROCESSABLE, "enterprises", "没有生成任何企业",
+			     "no enterprise was generated");
+	w->ent_firm = w->nents ? w->ents[0] : 0;
+	return rc;
+}
+
+/* The enterprises planned, written in transactions of g->batch (each one as planned). */
 static int gen_enterprises(const struct gen *g, struct db *db, struct world *w, int64_t *rows,
 			   struct err *e)
 {
 	struct demo_rng rng, srng;
 	struct progress pr = {"enterprises", g->n_ent, 0, 0, mono_ns()};
 	struct enterprise_loader *ld = NULL;
-	int64_t now = workcal_utc_ms(g->until, 0) - (int64_t)g->years * 365 * 86400000LL;
+	int64_t now = market_start(g), k = 0;
 	int rc;
 
 	demo_rng_seed(&rng, g->seed);
 	demo_rng_seed(&srng, g->seed ^ 0x5ec7e7);
-	w->ents = xcalloc((size_t)g->n_ent + 1, sizeof *w->ents);
-	w->lat = xcalloc((size_t)g->n_ent + 1, sizeof *w->lat);
-	w->lon = xcalloc((size_t)g->n_ent + 1, sizeof *w->lon);
 	if ((rc = db_begin(db, true, e)))
 		return rc;
 	if ((rc = enterprise_loader_open(db, &ld, e)))
 		goto fail;
 	for (int64_t n = 0; n < g->n_ent; n++) {
 		struct demo_entity d;
+		struct enterprise_write ew;
 		char secret[33];
-		demo_entity(&rng, n, &d);
+		entity_write(w, &rng, n, now, &d, &ew);
 		hex_secret(&srng, secret);
-		struct enterprise_write ew = {
-			.tenant_id = w->tenant, .source = "gen", .now = now,
-			.in = {.credit_code = d.credit_code, .name = d.name, .kind = d.kind,
-			       .legal_rep = d.legal_rep, .phone = d.phone, .address = d.address,
-			       .industry_division = d.industry_division, .size_class = d.size_class,
-			       .registered_on = d.registered_on, .status = d.status, .tags = d.tags,
-			       .set_location = true, .lat = d.lat, .lon = d.lon, .set_key = true,
-			       .is_key = d.is_key},
-		};
-		if (n == 0) { /* the demo enterprise user's own firm, as in the demo */
-			ew.in.name = "郑州二七示范商贸有限公司";
-			ew.in.kind = "enterprise";
-			ew.in.industry_division = "52";
-			ew.in.size_class = "small";
-			ew.in.status = "active";
-			ew.in.is_key = true;
-			ew.in.tags = "重点帮扶,商贸";
-			ew.in.address = "郑州市二七区大学路88号";
-		}
 		rc = enterprise_loader_add(ld, &ew, secret, grid_of(w, d.lat, d.lon), e);
-		if (rc == ERR_CONFLICT) { /* a generated code repeated by chance */
+		if (rc == ERR_CONFLICT) {
 			rc = 0;
 			continue;
 		}
 		if (rc)
 			goto fail;
-		w->ents[w->nents] = ew.id;
-		w->lat[w->nents] = (float)d.lat;
-		w->lon[w->nents] = (float)d.lon;
-		w->nents++;
+		if (k >= w->nents || ew.id != w->ents[k++]) {
+			rc = err_set(e, ERR_INTERNAL, NULL, "企业编号与计划不符",
+				     "an enterprise's id is not the one planned");
+			goto fail;
+		}
 		*rows += 1 + (d.tags[0] != '\0');
 		if ((n + 1) % g->batch == 0) {
 			if ((rc = enterprise_loader_flush(ld, e)) || (rc = db_commit(db, e)) ||
@@ -344,19 +396,13 @@ static int gen_enterprises(const struct gen *g, struct db *db, struct world *w, 
 			progress(&pr, n + 1, *rows);
 		}
 	}
-	if (!w->nents) {
-		rc = err_set(e, ERR_UNPROCESSABLE, "enterprises", "没有生成任何企业",
-			     "no enterprise was generated");
-		goto fail;
-	}
 	rc = enterprise_loader_close(ld, e);
 	ld = NULL;
 	if (rc)
 		goto fail;
 	/* bind the demo enterprise user to its firm */
 	struct user_write uw = {.tenant_id = w->tenant, .id = w->ent.id, .set_enterprise = true,
-				.enterprise_id = w->ents[0], .now = now};
-	w->ent_firm = w->ents[0];
+				.enterprise_id = w->ent_firm, .now = now};
 	if ((rc = user_update(db, &uw, e)) || (rc = db_commit(db, e)))
 		goto fail;
 	progress(&pr, g->n_ent, *rows);
@@ -1066,7 +1112,7 @@ static void *consume(void *arg)
 {
 	struct consumer *c = arg;
 	struct request_load *ld = NULL;
-	int64_t since = 0;
+	int64_t since = 0, cpu0 = thread_cpu_ns();
 	int rc;
 
 	err_clear(&c->e);
@@ -1105,14 +1151,14 @@ static void *consume(void *arg)
 			break;
 	}
 	request_load_free(ld);
-	c->cpu_ns = thread_cpu_ns();
+	c->cpu_ns = thread_cpu_ns() - cpu0;
 	return NULL;
 fail:
 	request_load_free(ld);
 	db_rollback(c->db);
 	c->rc = rc ? rc : ERR_INTERNAL;
 	pipe_fail(c->p);
-	c->cpu_ns = thread_cpu_ns();
+	c->cpu_ns = thread_cpu_ns() - cpu0;
 	return NULL;
 }
 
@@ -1236,7 +1282,7 @@ static void *consume_side(void *arg)
 }
 
 static int gen_requests(const struct gen *g, struct db *db, struct world *w, int64_t *rows,
-			int64_t *nevents, struct err *e)
+			int64_t *nevents, int64_t *rows_e, struct err *e)
 {
 	struct pipe p;
 	struct progress pr = {"requests", g->n_req, 0, 0, mono_ns()};
@@ -1290,6 +1336,23 @@ static int gen_requests(const struct gen *g, struct db *db, struct world *w, int
 		side_on = true;
 	}
 	consume(&main_c);
+	int64_t t_timeline = mono_ns(), cpu_ents = thread_cpu_ns();
+	/* then the enterprises on this connection, while the side builds its indexes */
+	if (!main_c.rc) {
+		if (!g->split && (rc = db_indexes_restore(db, &main_c.aside, e)))
+			db_rollback(db);
+		else if ((rc = db_commit(db, e)))
+			db_rollback(db);
+		else
+			rc = gen_enterprises(g, db, w, rows_e, e);
+		if (rc) {
+			main_c.rc = rc;
+			main_c.e = *e;
+			pipe_fail(&p);
+		}
+		cpu_ents = thread_cpu_ns() - cpu_ents;
+	}
+	int64_t t_ents = mono_ns();
 	if (side_on)
 		pthread_join(side_t, NULL);
 	side_on = false;
@@ -1297,28 +1360,15 @@ static int gen_requests(const struct gen *g, struct db *db, struct world *w, int
 	prod_on = false;
 	int64_t t_written = mono_ns();
 	if (main_c.rc || side_c.rc) {
-		if (main_c.rc)
-			*e = main_c.e;
-		else
-			*e = side_c.e;
+		*e = main_c.rc ? main_c.e : side_c.e;
 		rc = main_c.rc ? main_c.rc : side_c.rc;
-		if (!main_c.rc)
-			db_rollback(db);
 		goto out;
 	}
 	*rows = main_c.rows + side_c.rows;
 	*nevents = main_c.events;
-	if (!g->split) {
-		rc = db_indexes_restore(db, &main_c.aside, e);
-		if (rc || (rc = db_commit(db, e))) {
-			db_rollback(db);
-			goto out;
-		}
-	} else {
+	if (g->split) {
 		db_close(side);
 		side = NULL;
-		if ((rc = db_commit(db, e)))
-			goto out;
 		if ((rc = db_execf(db, e, "ATTACH $1 AS side", "t", side_path)))
 			goto out;
 		rc = db_begin(db, true, e);
@@ -1337,13 +1387,14 @@ static int gen_requests(const struct gen *g, struct db *db, struct world *w, int
 		if (rc)
 			goto out;
 	}
+	/* what each thread spent: making the data, writing on each connection */
 	fprintf(stderr,
-		"yiqiban gen: requests written; CPU s: making %.1f, %s %.1f%s%.1f; then %s %.1f s\n",
-		(double)p.cpu_ns / 1e9, g->split ? "timeline" : "rows and timeline",
-		(double)main_c.cpu_ns / 1e9, g->split ? ", rows and their indexes " : "",
-		g->split ? (double)side_c.cpu_ns / 1e9 : 0.0,
-		g->split ? "moving the rows in" : "building the indexes",
-		(double)(mono_ns() - t_written) / 1e9);
+		"yiqiban gen: CPU s: making %.1f; database: %s %.1f, enterprises %.1f (%.1f s); "
+		"side: %.1f (%.1f s after the database); moving in %.1f s\n",
+		(double)p.cpu_ns / 1e9, g->split ? "timeline" : "requests and indexes",
+		(double)main_c.cpu_ns / 1e9, (double)cpu_ents / 1e9,
+		(double)(t_ents - t_timeline) / 1e9, (double)side_c.cpu_ns / 1e9,
+		(double)(t_written - t_ents) / 1e9, (double)(mono_ns() - t_written) / 1e9);
 	progress(&pr, g->n_req, *rows);
 out:
 	if (prod_on || side_on)
@@ -1480,10 +1531,10 @@ int cmd_gen(int argc, char **argv)
 	if (db_exec(db, LOAD_PRAGMAS, &e))
 		goto fail;
 	db_defer_enable(db);
-	if (gen_enterprises(&g, db, &w, &rows_e, &e))
+	if (plan_enterprises(&g, db, &w, &e))
 		goto fail;
 	int64_t t2 = mono_ns();
-	if (gen_requests(&g, db, &w, &rows_r, &nev, &e))
+	if (gen_requests(&g, db, &w, &rows_r, &nev, &rows_e, &e))
 		goto fail;
 	int64_t t3 = mono_ns();
 	rc = finish(db, g.db, &e);
@@ -1497,11 +1548,15 @@ int cmd_gen(int argc, char **argv)
 	workcal_format_date(g.until - g.years * 365, d0, sizeof d0);
 	workcal_format_date(g.until - 1, d1, sizeof d1);
 	printf("generated in %s (seed %" PRIu64 "), %s to %s:\n", g.db, g.seed, d0, d1);
-	printf("  %" PRId64 " enterprises, %" PRId64 " rows in %.1f s (%.0f rows/s)\n", w.nents,
-	       rows_e, se, se > 0 ? (double)rows_e / se : 0.0);
+	/* the enterprises are made first, written while the request rows' indexes are built */
+	printf("  %" PRId64 " enterprises, %" PRId64 " rows in %.1f s (made; written with the "
+	       "requests)\n",
+	       w.nents, rows_e, se);
 	printf("  %" PRId64 " requests with %" PRId64 " events, %" PRId64
-	       " rows in %.1f s (%.0f rows/s)\n",
-	       g.n_req, nev, rows_r, sr, sr > 0 ? (double)rows_r / sr : 0.0);
+	       " rows in %.1f s (and the enterprises' rows)\n",
+	       g.n_req, nev, rows_r, sr);
+	printf("  in all %" PRId64 " rows in %.1f s: %.0f rows/s\n", rows_e + rows_r, se + sr,
+	       se + sr > 0 ? (double)(rows_e + rows_r) / (se + sr) : 0.0);
 	printf("  setup %.1f s, back to WAL and synced %.1f s, %.1f s in all; database %.1f MiB\n",
 	       (double)(t1 - t0) / 1e9, (double)(t4 - t3) / 1e9, (double)(t4 - t0) / 1e9,
 	       (double)file_size(g.db) / 1048576.0);

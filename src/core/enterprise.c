@@ -835,21 +835,46 @@ int enterprise_loader_open(struct db *db, struct enterprise_loader **out, struct
 	return 0;
 }
 
+/* Validate and normalise w->in into *rec as enterprise_create does, refuse a repeated
+ * credit code, and give w its id. */
+static int admit(struct enterprise_loader *l, struct enterprise_write *w, struct enterprise *rec,
+		 struct err *e)
+{
+	int rc = enterprise_validate(&w->in, true, e);
+	if (rc)
+		return rc;
+	memset(rec, 0, sizeof *rec);
+	if ((rc = apply(rec, &w->in, false, &w->credit_warning, e)))
+		return rc;
+	if (!codes_add(l, code_hash(rec->credit_code)))
+		return err_set(e, ERR_CONFLICT, "credit_code", "统一社会信用代码 %s 重复",
+			       "credit code %s repeated", rec->credit_code);
+	w->id = l->next_id++;
+	return 0;
+}
+
+struct enterprise_loader *enterprise_loader_plan(int64_t first_id)
+{
+	struct enterprise_loader *l = xcalloc(1, sizeof *l);
+	l->next_id = first_id;
+	return l;
+}
+
+int enterprise_loader_check(struct enterprise_loader *l, struct enterprise_write *w,
+			    struct err *e)
+{
+	struct enterprise rec;
+	return admit(l, w, &rec, e);
+}
+
 int enterprise_loader_add(struct enterprise_loader *l, struct enterprise_write *w,
 			  const char *checkin_secret, int64_t grid_id, struct err *e)
 {
 	struct enterprise rec;
-	int rc = enterprise_validate(&w->in, true, e);
+	int rc = admit(l, w, &rec, e);
 	if (rc)
 		return rc;
-	memset(&rec, 0, sizeof rec);
-	if ((rc = apply(&rec, &w->in, false, &w->credit_warning, e)))
-		return rc;
-	if (!codes_add(l, code_hash(rec.credit_code)))
-		return err_set(e, ERR_CONFLICT, "credit_code", "统一社会信用代码 %s 重复",
-			       "credit code %s repeated", rec.credit_code);
 	struct db_bulk *b = &l->rows;
-	w->id = l->next_id++;
 	db_bulk_int(b, w->id);
 	db_bulk_int(b, w->tenant_id);
 	db_bulk_text(b, rec.credit_code);

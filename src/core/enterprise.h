@@ -113,6 +113,12 @@ int enterprise_loader_open(struct db *db, struct enterprise_loader **out, struct
 int enterprise_loader_add(struct enterprise_loader *l, struct enterprise_write *w,
 			  const char *checkin_secret, int64_t grid_id, struct err *e);
 int enterprise_loader_flush(struct enterprise_loader *l, struct err *e);
+/* A loader that writes nothing: it checks and numbers, from first_id, what it is given as
+ * enterprise_loader_add would (the same refusals, the same ids) — to know the ids of a
+ * load before its rows are written. Free with enterprise_loader_free. */
+struct enterprise_loader *enterprise_loader_plan(int64_t first_id);
+int enterprise_loader_check(struct enterprise_loader *l, struct enterprise_write *w,
+			    struct err *e);
 /* Flush, build the indexes again (inside a transaction) and free. */
 int enterprise_loader_close(struct enterprise_loader *l, struct err *e);
 /* Free after a failure: what was not flushed is dropped, the indexes are not built again
