@@ -22,8 +22,8 @@
  * indexes that the rows do not reach in order. At the end the side file's
  * tables move into the database by INSERT … SELECT, which SQLite does as a
  * copy of records and index entries (the tables are alike, the targets
- * empty). YQ_GEN_SPLIT=0 in the environment writes everything on the main
- * connection instead (to measure the difference).
+ * empty). This pays when a second core is free; when the machine is busy,
+ * everything goes on the main connection (want_split).
  *
  * Both connections load without a journal or syncing (LOAD_PRAGMAS); the
  * database is made a WAL database and synced at the end. An interrupted gen
@@ -1411,8 +1411,9 @@ static int gen_requests(const struct gen *g, struct db *db, struct world *w, int
 	}
 	/* what each thread spent: making the data, writing on each connection */
 	fprintf(stderr,
-		"yiqiban gen: CPU s: making %.1f; database: %s %.1f, enterprises %.1f (%.1f s); "
+		"yiqiban gen: %s; CPU s: making %.1f; database: %s %.1f, enterprises %.1f (%.1f s); "
 		"side: %.1f (%.1f s after the database); moving in %.1f s\n",
+		g->split ? "two connections" : "one connection (no core free for a second)",
 		(double)p.cpu_ns / 1e9, g->split ? "timeline" : "requests and indexes",
 		(double)main_c.cpu_ns / 1e9, (double)cpu_ents / 1e9,
 		(double)(t_ents - t_timeline) / 1e9, (double)side_c.cpu_ns / 1e9,
@@ -1443,6 +1444,30 @@ out:
 }
 
 /* ---- the command ---- */
+
+/*
+ * Two connections pay only when a second core is free: the side file's rows are
+ * copied in at the end (a tenth more work in all), which two cores writing at
+ * once repay, and one core shared with other work does not — then everything
+ * goes on one connection (measured in docs/benchmarks.md). Free: the load
+ * average of the last minute at least one below the CPUs this process may use.
+ * YQ_GEN_SPLIT=0 or 1 in the environment decides instead.
+ */
+static bool want_split(void)
+{
+	const char *env = getenv("YQ_GEN_SPLIT");
+	if (env && *env)
+		return strcmp(env, "0") != 0;
+	double load = 0;
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = 0;
+		fclose(f);
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus >= 2 && load <= (double)cpus - 1;
+}
 
 /* The loaded database made a WAL database again (as the server opens it), on disk. Closes db. */
 static int finish(struct db *db, const char *path, struct err *e)
@@ -1498,7 +1523,7 @@ int cmd_gen(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 1 << 30);
 	mallopt(M_TOP_PAD, 64 << 20);
 #endif
-	g.split = !getenv("YQ_GEN_SPLIT") || strcmp(getenv("YQ_GEN_SPLIT"), "0") != 0;
+	g.split = want_split();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
