@@ -112,8 +112,10 @@ static const struct cmd cmds[] = {
 	 "timeline the request loop would have written and its place in the live rate\n"
 	 "counters (`yiqiban stats check` holds). Recent requests are left open at\n"
 	 "every stage of the loop. The same seed, sizes and --until give the same data.\n"
-	 "Written in transactions of --batch rows (default 20000) through the storage\n"
-	 "layer; no audit rows (a running server writes one per step). --grids must be\n"
+	 "Written through the storage layer on two connections at once, without a\n"
+	 "journal (commits every --batch requests, default 20000), then made a WAL\n"
+	 "database and synced; no audit rows (a running server writes one per step). An\n"
+	 "interrupted gen leaves a file to delete, which gen refuses. --grids must be\n"
 	 "0 until the grid module lands (grid_id stays empty)."},
 	{"routes", cmd_routes, "yiqiban routes",
 	 "Print the HTTP route table: method, path, permission, summary."},

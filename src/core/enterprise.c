@@ -730,7 +730,41 @@ struct enterprise_loader {
 	uint64_t *codes;       /* hashes of the credit codes loaded (open addressing, 0 empty) */
 	size_t ncodes, capcodes;
 	struct db_index_set indexes; /* set aside while loading */
+	char *fts_trigger;     /* the name index's insert trigger, set aside (SQLite) */
 };
+
+/*
+ * The name search index (SQLite's FTS5, kept by triggers) is built once at the
+ * end rather than row by row: its insert trigger is set aside while loading,
+ * and the index rebuilt from the table when the loader closes.
+ */
+static int fts_aside(struct db *db, char **saved, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	*saved = NULL;
+	if (strcmp(db_backend_name(db), "sqlite") != 0)
+		return 0;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND "
+			   "name = 'enterprise_fts_ai'",
+			   NULL);
+	if (!rc && (rc = db_step(st, e)) == DB_ROW)
+		*saved = xstrdup(db_column_text(st, 0));
+	db_finalize(st);
+	if (rc < 0)
+		return rc;
+	return *saved ? db_exec(db, "DROP TRIGGER enterprise_fts_ai", e) : 0;
+}
+
+static int fts_restore(struct db *db, char **saved, struct err *e)
+{
+	int rc = 0;
+	if (*saved && !(rc = db_exec(db, *saved, e)))
+		rc = db_exec(db, "INSERT INTO enterprise_fts (enterprise_fts) VALUES ('rebuild')", e);
+	free(*saved);
+	*saved = NULL;
+	return rc;
+}
 
 static uint64_t code_hash(const char *code)
 {
@@ -785,6 +819,10 @@ int enterprise_loader_open(struct db *db, struct enterprise_loader **out, struct
 	struct enterprise_loader *l = xcalloc(1, sizeof *l);
 	l->indexes = aside;
 	l->db = db;
+	if ((rc = fts_aside(db, &l->fts_trigger, e))) {
+		enterprise_loader_free(l); /* the caller rolls back */
+		return rc;
+	}
 	l->next_id = max + 1;
 	db_bulk_init(&l->rows, db,
 		     "enterprises (id, tenant_id, credit_code, credit_code_ok, name, kind, legal_rep, "
@@ -797,21 +835,46 @@ int enterprise_loader_open(struct db *db, struct enterprise_loader **out, struct
 	return 0;
 }
 
+/* Validate and normalise w->in into *rec as enterprise_create does, refuse a repeated
+ * credit code, and give w its id. */
+static int admit(struct enterprise_loader *l, struct enterprise_write *w, struct enterprise *rec,
+		 struct err *e)
+{
+	int rc = enterprise_validate(&w->in, true, e);
+	if (rc)
+		return rc;
+	memset(rec, 0, sizeof *rec);
+	if ((rc = apply(rec, &w->in, false, &w->credit_warning, e)))
+		return rc;
+	if (!codes_add(l, code_hash(rec->credit_code)))
+		return err_set(e, ERR_CONFLICT, "credit_code", "统一社会信用代码 %s 重复",
+			       "credit code %s repeated", rec->credit_code);
+	w->id = l->next_id++;
+	return 0;
+}
+
+struct enterprise_loader *enterprise_loader_plan(int64_t first_id)
+{
+	struct enterprise_loader *l = xcalloc(1, sizeof *l);
+	l->next_id = first_id;
+	return l;
+}
+
+int enterprise_loader_check(struct enterprise_loader *l, struct enterprise_write *w,
+			    struct err *e)
+{
+	struct enterprise rec;
+	return admit(l, w, &rec, e);
+}
+
 int enterprise_loader_add(struct enterprise_loader *l, struct enterprise_write *w,
 			  const char *checkin_secret, int64_t grid_id, struct err *e)
 {
 	struct enterprise rec;
-	int rc = enterprise_validate(&w->in, true, e);
+	int rc = admit(l, w, &rec, e);
 	if (rc)
 		return rc;
-	memset(&rec, 0, sizeof rec);
-	if ((rc = apply(&rec, &w->in, false, &w->credit_warning, e)))
-		return rc;
-	if (!codes_add(l, code_hash(rec.credit_code)))
-		return err_set(e, ERR_CONFLICT, "credit_code", "统一社会信用代码 %s 重复",
-			       "credit code %s repeated", rec.credit_code);
 	struct db_bulk *b = &l->rows;
-	w->id = l->next_id++;
 	db_bulk_int(b, w->id);
 	db_bulk_int(b, w->tenant_id);
 	db_bulk_text(b, rec.credit_code);
@@ -872,6 +935,8 @@ int enterprise_loader_close(struct enterprise_loader *l, struct err *e)
 	int rc = enterprise_loader_flush(l, e);
 	if (!rc)
 		rc = db_indexes_restore(l->db, &l->indexes, e);
+	if (!rc)
+		rc = fts_restore(l->db, &l->fts_trigger, e);
 	enterprise_loader_free(l);
 	return rc;
 }
@@ -883,6 +948,7 @@ void enterprise_loader_free(struct enterprise_loader *l)
 	db_bulk_release(&l->rows);
 	db_bulk_release(&l->tags);
 	free(l->codes);
+	free(l->fts_trigger);
 	for (size_t i = 0; i < l->indexes.n; i++)
 		free(l->indexes.sql[i]);
 	free(l->indexes.sql);

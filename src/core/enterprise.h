@@ -101,8 +101,8 @@ int enterprise_create(struct db *db, void *arg, struct err *e);
  * version rows and no audit rows, written by multi-row INSERTs (db_bulk)
  * with ids the loader assigns — it must be the only writer of enterprises
  * while it runs, and the table must not hold the credit codes it loads. The
- * indexes of enterprises and their tags are set aside while it loads and
- * built again by enterprise_loader_close. Flush before every COMMIT; close in
+ * indexes of enterprises and their tags, and the name search index, are set
+ * aside while it loads and built again by enterprise_loader_close. Flush before every COMMIT; close in
  * the last transaction.
  */
 struct enterprise_loader;
@@ -113,6 +113,12 @@ int enterprise_loader_open(struct db *db, struct enterprise_loader **out, struct
 int enterprise_loader_add(struct enterprise_loader *l, struct enterprise_write *w,
 			  const char *checkin_secret, int64_t grid_id, struct err *e);
 int enterprise_loader_flush(struct enterprise_loader *l, struct err *e);
+/* A loader that writes nothing: it checks and numbers, from first_id, what it is given as
+ * enterprise_loader_add would (the same refusals, the same ids) — to know the ids of a
+ * load before its rows are written. Free with enterprise_loader_free. */
+struct enterprise_loader *enterprise_loader_plan(int64_t first_id);
+int enterprise_loader_check(struct enterprise_loader *l, struct enterprise_write *w,
+			    struct err *e);
 /* Flush, build the indexes again (inside a transaction) and free. */
 int enterprise_loader_close(struct enterprise_loader *l, struct err *e);
 /* Free after a failure: what was not flushed is dropped, the indexes are not built again

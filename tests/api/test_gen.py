@@ -33,9 +33,15 @@ COUNTERS = ["received", "dispatched", "responded", "replied", "closed", "rated",
             "satisfied"]
 
 
-def gen(db, *extra, check=True):
-    return run_cli("gen", "--db", db, "--enterprises", str(N_ENT), "--requests", str(N_REQ),
-                   "--until", UNTIL, *extra, check=check)
+def gen(db, *extra, check=True, split="1"):
+    """split "1": the request rows on a second connection (a side file moved in at the end),
+    "0": all on one connection — gen picks by the machine's load unless told."""
+    os.environ["YQ_GEN_SPLIT"] = split
+    try:
+        return run_cli("gen", "--db", db, "--enterprises", str(N_ENT), "--requests",
+                       str(N_REQ), "--until", UNTIL, *extra, check=check)
+    finally:
+        os.environ.pop("YQ_GEN_SPLIT", None)
 
 
 class Gen(unittest.TestCase):
@@ -77,6 +83,9 @@ class Gen(unittest.TestCase):
                                 "name IN ('requests_state', 'requests_enterprise', "
                                 "'request_events_request', 'enterprises_name')")[0][0], 4)
         self.assertEqual(self.q("PRAGMA integrity_check")[0][0], "ok")
+        # a WAL database again, and the side file gone
+        self.assertEqual(self.q("PRAGMA journal_mode")[0][0], "wal")
+        self.assertFalse(os.path.exists(self.db + "-gen-requests"))
 
     def test_counters_equal_a_recount(self):
         p = run_cli("stats", "check", "--db", self.db, check=False)
@@ -110,11 +119,19 @@ class Gen(unittest.TestCase):
 
     def test_same_seed_same_data(self):
         db2 = os.path.join(self.tmp, "again.db")
-        gen(db2)
+        gen(db2, split="0")  # and on one connection: the same rows
         sums = ("SELECT COUNT(*), SUM(id * received_at % 1000003), SUM(length(content)), "
                 "SUM(handle_due_at % 1000003), group_concat(state, '') FROM "
                 "(SELECT * FROM requests ORDER BY id)")
         self.assertEqual(self.q(sums), self.q(sums, db=db2))
+        for sql in ("SELECT COUNT(*), SUM(id * at % 1000003), SUM(request_id * length(data)), "
+                    "SUM(length(public_note || internal_note || actor_name)) FROM request_events",
+                    "SELECT COUNT(*), SUM(request_id * applied_at % 1000003) FROM "
+                    "request_applications",
+                    "SELECT COUNT(*), SUM(day * received + closed * 7 + satisfied) FROM "
+                    "request_stats",
+                    "SELECT COUNT(*), SUM(due_day * open_count) FROM request_stats_open"):
+            self.assertEqual(self.q(sql), self.q(sql, db=db2), sql)
         ents = ("SELECT group_concat(credit_code || name, ',') FROM "
                 "(SELECT * FROM enterprises ORDER BY id)")
         self.assertEqual(self.q(ents), self.q(ents, db=db2))
