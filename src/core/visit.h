@@ -4,7 +4,8 @@
  * with findings (raised as requests on the enterprise's behalf) and photos.
  * Campaigns (走访活动) are in core/campaign.h.
  *
- * Rules kept in visit.c and nowhere else:
+ * Rules kept in visit_policy.c (policies and the state they give) and
+ * visit.c (reading the state, tasks, visit records) and nowhere else:
  *  - a policy matches an enterprise when every criterion it sets holds
  *    (key or not, a tag, a size class, an industry section); of the policies
  *    matching an active enterprise the strictest applies (fewest days, then
