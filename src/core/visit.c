@@ -155,7 +155,13 @@ int visit_state_get(struct db *db, const struct actor *who, enum scope scope,
 		out->visits = db_column_int64(st, 7);
 	}
 	db_finalize(st);
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	struct visit_recompute r;
+	if ((rc = visit_recompute_get(db, who->tenant_id, &r, e)))
+		return rc;
+	out->pending = r.running && enterprise_id >= r.next_id;
+	return 0;
 }
 
 /* ---- tasks ---- */

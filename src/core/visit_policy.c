@@ -14,6 +14,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #include "base/util.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/campaign.h"
+#include "core/settings.h"
 #include "core/workcal.h"
 #include "db/db.h"
 #include "base/banned.h"
@@ -275,14 +278,57 @@ static struct computed compute_state(const struct visit_policy *ps, size_t n,
 	return c;
 }
 
-static int write_state(struct db *db, int64_t tenant_id, int64_t enterprise_id, int64_t anchor,
-		       const struct computed *c, struct err *e)
+/* An enterprise as its state is computed from it, and its stored state (the
+ * s columns are NULL when it has no row yet). */
+#define STATE_ROW                                                                            \
+	"SELECT e.id, e.status, e.is_key, e.tags, e.size_class, e.industry_section, "       \
+	"e.registered_on, e.created_at, s.enterprise_id, s.last_visit_at, s.anchor_day, "    \
+	"s.policy_id, s.interval_days, s.next_due_at FROM enterprises e LEFT JOIN "          \
+	"visit_state s ON s.tenant_id = e.tenant_id AND s.enterprise_id = e.id "
+
+/* A state to write. */
+struct change {
+	int64_t enterprise_id, anchor;
+	struct computed c;
+	bool insert;        /* the enterprise has no row yet */
+};
+
+/* The state the enterprise of a STATE_ROW row should have into *ch; true
+ * when that is not what is stored. */
+static bool row_change(const struct visit_policy *ps, size_t n, struct db_stmt *st,
+		       struct change *ch)
 {
+	struct visit_subject s = {
+		.active = strcmp(db_column_text(st, 1), "active") == 0,
+		.is_key = db_column_int64(st, 2) != 0,
+		.tags = db_column_text(st, 3),
+		.size_class = db_column_text(st, 4),
+		.industry_section = db_column_text(st, 5),
+	};
+	ch->enterprise_id = db_column_int64(st, 0);
+	ch->anchor = visit_anchor_day(column_id(st, 9), db_column_text(st, 6),
+				      db_column_int64(st, 7));
+	ch->c = compute_state(ps, n, &s, ch->anchor);
+	ch->insert = db_column_is_null(st, 8);
+	return ch->insert || db_column_int64(st, 10) != ch->anchor ||
+	       column_id(st, 11) != ch->c.policy_id || column_id(st, 12) != ch->c.interval ||
+	       column_id(st, 13) != ch->c.due;
+}
+
+static int write_change(struct db *db, int64_t tenant_id, const struct change *ch,
+			struct err *e)
+{
+	if (ch->insert)
+		return db_execf(db, e,
+				"INSERT INTO visit_state (tenant_id, enterprise_id, anchor_day, "
+				"policy_id, interval_days, next_due_at) VALUES ($1, $2, $3, $4, $5, $6)",
+				"iiiIII", tenant_id, ch->enterprise_id, ch->anchor, ch->c.policy_id,
+				(int64_t)ch->c.interval, ch->c.due);
 	return db_execf(db, e,
 			"UPDATE visit_state SET anchor_day = $1, policy_id = $2, interval_days = $3, "
 			"next_due_at = $4 WHERE tenant_id = $5 AND enterprise_id = $6",
-			"iIIIii", anchor, c->policy_id, (int64_t)c->interval, c->due, tenant_id,
-			enterprise_id);
+			"iIIIii", ch->anchor, ch->c.policy_id, (int64_t)ch->c.interval, ch->c.due,
+			tenant_id, ch->enterprise_id);
 }
 
 int visit_state_refresh(struct db *db, int64_t tenant_id, int64_t enterprise_id,
@@ -290,17 +336,13 @@ int visit_state_refresh(struct db *db, int64_t tenant_id, int64_t enterprise_id,
 {
 	struct visit_policy *ps = NULL;
 	struct db_stmt *st = NULL;
+	struct change ch;
 	size_t n = 0;
 	int rc = load_policies(db, tenant_id, &ps, &n, e);
 	if (rc)
 		return rc;
-	rc = db_queryf(db, &st, e,
-		       "SELECT e.status, e.is_key, e.tags, e.size_class, e.industry_section, "
-		       "e.registered_on, e.created_at, s.enterprise_id, s.last_visit_at, "
-		       "s.anchor_day, s.policy_id, s.interval_days, s.next_due_at "
-		       "FROM enterprises e LEFT JOIN visit_state s ON s.tenant_id = e.tenant_id "
-		       "AND s.enterprise_id = e.id WHERE e.tenant_id = $1 AND e.id = $2",
-		       "ii", tenant_id, enterprise_id);
+	rc = db_queryf(db, &st, e, STATE_ROW "WHERE e.tenant_id = $1 AND e.id = $2", "ii",
+		       tenant_id, enterprise_id);
 	if (rc)
 		goto out;
 	rc = db_step(st, e);
@@ -310,101 +352,295 @@ int visit_state_refresh(struct db *db, int64_t tenant_id, int64_t enterprise_id,
 	}
 	if (rc < 0)
 		goto out;
-	struct visit_subject s = {
-		.active = strcmp(db_column_text(st, 0), "active") == 0,
-		.is_key = db_column_int64(st, 1) != 0,
-		.tags = db_column_text(st, 2),
-		.size_class = db_column_text(st, 3),
-		.industry_section = db_column_text(st, 4),
-	};
-	bool exists = !db_column_is_null(st, 7);
-	int64_t anchor = visit_anchor_day(column_id(st, 8), db_column_text(st, 5),
-					  db_column_int64(st, 6));
-	struct computed c = compute_state(ps, n, &s, anchor);
-	bool same = exists && db_column_int64(st, 9) == anchor && column_id(st, 10) == c.policy_id &&
-		    column_id(st, 11) == c.interval && column_id(st, 12) == c.due;
+	bool differs = row_change(ps, n, st, &ch);
 	db_finalize(st);
 	st = NULL;
-	if (same)
-		rc = 0;
-	else if (exists)
-		rc = write_state(db, tenant_id, enterprise_id, anchor, &c, e);
-	else
-		rc = db_execf(db, e,
-			      "INSERT INTO visit_state (tenant_id, enterprise_id, anchor_day, policy_id, "
-			      "interval_days, next_due_at) VALUES ($1, $2, $3, $4, $5, $6)",
-			      "iiiIII", tenant_id, enterprise_id, anchor, c.policy_id,
-			      (int64_t)c.interval, c.due);
+	rc = differs ? write_change(db, tenant_id, &ch, e) : 0;
 out:
 	db_finalize(st);
 	free(ps);
 	return rc;
 }
 
-#define RECOMPUTE_CHUNK 5000
+/* ---- recomputing every state, in chunks ---- */
 
-struct change {
-	int64_t enterprise_id, anchor;
-	struct computed c;
-};
+#define CHUNK_DEFAULT 2000
 
-int visit_state_recompute(struct db *db, int64_t tenant_id, int64_t *changed, struct err *e)
+#define RECOMPUTE_COLS                                                                       \
+	"SELECT generation, next_id, last_id, done, changed, chunks, started_at, updated_at, " \
+	"finished_at FROM visit_recompute WHERE tenant_id = $1"
+
+int visit_recompute_get(struct db *db, int64_t tenant_id, struct visit_recompute *out,
+			struct err *e)
 {
-	struct visit_policy *ps = NULL;
-	struct change *ch = xmalloc(RECOMPUTE_CHUNK * sizeof *ch);
 	struct db_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	int rc = db_queryf(db, &st, e, RECOMPUTE_COLS, "i", tenant_id);
+	if (rc)
+		return rc;
+	rc = db_step(st, e);
+	if (rc == DB_ROW) {
+		out->generation = db_column_int64(st, 0);
+		out->next_id = db_column_int64(st, 1);
+		out->last_id = db_column_int64(st, 2);
+		out->done = db_column_int64(st, 3);
+		out->changed = db_column_int64(st, 4);
+		out->chunks = db_column_int64(st, 5);
+		out->started_at = db_column_int64(st, 6);
+		out->updated_at = db_column_int64(st, 7);
+		out->finished_at = column_id(st, 8);
+		out->running = db_column_is_null(st, 8);
+	}
+	db_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+double visit_recompute_progress(const struct visit_recompute *r)
+{
+	if (!r->running)
+		return 1.0;
+	if (r->last_id <= 0 || r->next_id > r->last_id)
+		return 1.0;
+	return r->next_id > 1 ? (double)(r->next_id - 1) / (double)r->last_id : 0.0;
+}
+
+/* Enterprises per chunk: the setting (its default when unset). */
+static int chunk_size(struct db *db, int64_t tenant_id, int64_t *out, struct err *e)
+{
+	int rc = settings_get_int(db, tenant_id, VISIT_SETTING_CHUNK, out, e);
+	if (!rc && *out < 1)
+		*out = CHUNK_DEFAULT;
+	return rc;
+}
+
+/*
+ * Start a pass over every enterprise (inside the job of a policy change). A
+ * pass in progress starts again from the first enterprise. The highest id
+ * is read walking the ids down (the tenant_id indexes would sort the whole
+ * tenant): for progress only.
+ */
+static int recompute_start(struct db *db, int64_t tenant_id, int64_t now, struct err *e)
+{
+	int64_t last = 0;
+	int rc = db_query_i64(db, &last, e,
+			      "SELECT id FROM enterprises WHERE +tenant_id = $1 ORDER BY id DESC "
+			      "LIMIT 1",
+			      "i", tenant_id);
+	if (rc == ERR_NOT_FOUND) {
+		err_clear(e);
+		rc = 0;
+	}
+	if (!rc)
+		rc = db_execf(db, e,
+			      "UPDATE visit_recompute SET generation = generation + 1, next_id = 0, "
+			      "last_id = $2, done = 0, changed = 0, chunks = 0, started_at = $3, "
+			      "updated_at = $3, finished_at = NULL WHERE tenant_id = $1",
+			      "iii", tenant_id, last, now);
+	if (!rc && db_changes(db) == 0)
+		rc = db_execf(db, e,
+			      "INSERT INTO visit_recompute (tenant_id, generation, next_id, last_id, "
+			      "started_at, updated_at) VALUES ($1, 1, 0, $2, $3, $3)",
+			      "iii", tenant_id, last, now);
+	return rc;
+}
+
+/*
+ * The next chunk of the pass in progress: at most limit enterprises from
+ * next_id on, by id, each written when its state changed, ending early once
+ * the monotonic clock passes deadline_ns (0: never; checked every few
+ * enterprises); the pass moved on in the same transaction, finished when the
+ * chunk ran out of enterprises (then, if audit, an audit row "finish" with
+ * what the pass did). *did is false when no pass is in progress; *changed
+ * (may be NULL) gets the states written.
+ */
+static int recompute_chunk(struct db *db, const struct actor *who, int64_t tenant_id,
+			   int64_t limit, int64_t deadline_ns, int64_t now, bool audit, bool *did,
+			   int64_t *processed, int64_t *changed, struct err *e)
+{
+	struct visit_recompute r;
+	struct visit_policy *ps = NULL;
+	struct db_stmt *st = NULL;
+	struct change ch;
 	size_t n = 0;
-	int64_t after = 0, total = 0;
-	int rc = load_policies(db, tenant_id, &ps, &n, e);
+	int64_t rows = 0, nch = 0, last = 0;
+	bool cut = false; /* ended by the clock */
+	*did = false;
+	int rc = visit_recompute_get(db, tenant_id, &r, e);
+	if (rc || !r.running)
+		return rc;
+	*did = true;
+	if ((rc = load_policies(db, tenant_id, &ps, &n, e)))
+		return rc;
+	/* +e.tenant_id: walk the ids (the primary key) from next_id, not a
+	 * tenant index that would sort the whole tenant. A state is written while
+	 * the walk goes on: it changes no key the walk uses. */
+	rc = db_queryf(db, &st, e,
+		       STATE_ROW "WHERE +e.tenant_id = $1 AND e.id >= $2 ORDER BY e.id LIMIT $3",
+		       "iii", tenant_id, r.next_id, limit);
 	if (rc)
 		goto out;
-	for (;;) {
-		size_t nch = 0, rows = 0;
-		rc = db_queryf(db, &st, e,
-			       "SELECT s.enterprise_id, s.anchor_day, s.policy_id, s.interval_days, "
-			       "s.next_due_at, e.status, e.is_key, e.tags, e.size_class, "
-			       "e.industry_section FROM visit_state s JOIN enterprises e ON "
-			       "e.tenant_id = s.tenant_id AND e.id = s.enterprise_id "
-			       "WHERE s.tenant_id = $1 AND s.enterprise_id > $2 "
-			       "ORDER BY s.enterprise_id LIMIT $3",
-			       "iii", tenant_id, after, (int64_t)RECOMPUTE_CHUNK);
-		if (rc)
-			goto out;
-		while ((rc = db_step(st, e)) == DB_ROW) {
-			rows++;
-			after = db_column_int64(st, 0);
-			struct visit_subject s = {
-				.active = strcmp(db_column_text(st, 5), "active") == 0,
-				.is_key = db_column_int64(st, 6) != 0,
-				.tags = db_column_text(st, 7),
-				.size_class = db_column_text(st, 8),
-				.industry_section = db_column_text(st, 9),
-			};
-			int64_t anchor = db_column_int64(st, 1);
-			struct computed c = compute_state(ps, n, &s, anchor);
-			if (column_id(st, 2) != c.policy_id || column_id(st, 3) != c.interval ||
-			    column_id(st, 4) != c.due)
-				ch[nch++] = (struct change){after, anchor, c};
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		rows++;
+		last = db_column_int64(st, 0);
+		if (row_change(ps, n, st, &ch)) {
+			if ((rc = write_change(db, tenant_id, &ch, e)))
+				goto out;
+			nch++;
 		}
-		db_finalize(st);
-		st = NULL;
-		if (rc < 0)
-			goto out;
-		rc = 0;
-		for (size_t i = 0; !rc && i < nch; i++)
-			rc = write_state(db, tenant_id, ch[i].enterprise_id, ch[i].anchor, &ch[i].c, e);
-		if (rc)
-			goto out;
-		total += (int64_t)nch;
-		if (rows < RECOMPUTE_CHUNK)
+		if (deadline_ns && rows % 16 == 0 && mono_ns() > deadline_ns) {
+			cut = true;
 			break;
+		}
 	}
+	if (rc < 0)
+		goto out;
+	bool end = !cut && rows < limit;
+	db_finalize(st);
+	st = NULL;
+	rc = db_execf(db, e,
+		      end ? "UPDATE visit_recompute SET next_id = $2, done = done + $3, "
+			    "changed = changed + $4, chunks = chunks + 1, updated_at = $5, "
+			    "finished_at = $5 WHERE tenant_id = $1"
+			  : "UPDATE visit_recompute SET next_id = $2, done = done + $3, "
+			    "changed = changed + $4, chunks = chunks + 1, updated_at = $5 "
+			    "WHERE tenant_id = $1",
+		      "iiiii", tenant_id, rows ? last + 1 : r.next_id, rows, nch, now);
+	if (!rc && end && audit) { /* the pass is over: what it did, in the audit log */
+		json_t *sum = json_pack("{s:I,s:I,s:I,s:I}", "enterprises",
+					(json_int_t)(r.done + rows), "changed",
+					(json_int_t)(r.changed + nch), "chunks",
+					(json_int_t)(r.chunks + 1), "started_at",
+					(json_int_t)r.started_at);
+		rc = audit_append(db, who, tenant_id, "visit_recompute", r.generation, "finish", sum,
+				  e);
+		json_decref(sum);
+	}
+	if (rc)
+		goto out;
+	*processed = rows;
 	if (changed)
-		*changed = total;
+		*changed = nch;
 out:
 	db_finalize(st);
-	free(ch);
 	free(ps);
+	return rc;
+}
+
+int visit_state_recompute(struct db *db, int64_t tenant_id, int64_t now, int64_t *changed,
+			  struct err *e)
+{
+	int64_t limit = 0, total = 0;
+	bool did = true;
+	int rc = chunk_size(db, tenant_id, &limit, e);
+	if (!rc)
+		rc = recompute_start(db, tenant_id, now, e);
+	while (!rc && did) {
+		int64_t rows = 0, nch = 0;
+		rc = recompute_chunk(db, NULL, tenant_id, limit, 0, now, false, &did, &rows, &nch,
+				     e);
+		total += nch;
+	}
+	if (!rc && changed)
+		*changed = total;
+	return rc;
+}
+
+/* ---- the backlog ---- */
+
+static struct {
+	pthread_mutex_t mu;
+	void (*fn)(void *ctx, int64_t tenant_id);
+	void *ctx;
+} notifier = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL};
+
+void visit_backlog_set_notify(void (*fn)(void *ctx, int64_t tenant_id), void *ctx)
+{
+	pthread_mutex_lock(&notifier.mu);
+	notifier.fn = fn;
+	notifier.ctx = ctx;
+	pthread_mutex_unlock(&notifier.mu);
+}
+
+void visit_backlog_notify(int64_t tenant_id)
+{
+	pthread_mutex_lock(&notifier.mu);
+	if (notifier.fn)
+		notifier.fn(notifier.ctx, tenant_id);
+	pthread_mutex_unlock(&notifier.mu);
+}
+
+int visit_backlog_pending(struct db *db, int64_t tenant_id, bool *pending, struct err *e)
+{
+	int64_t n = 0;
+	int rc = db_query_i64(db, &n, e,
+			      "SELECT (SELECT COUNT(*) FROM visit_recompute WHERE tenant_id = $1 AND "
+			      "finished_at IS NULL) + (SELECT COUNT(*) FROM visit_campaigns WHERE "
+			      "tenant_id = $1 AND resolve_next IS NOT NULL)",
+			      "i", tenant_id);
+	*pending = n > 0;
+	return rc;
+}
+
+int visit_backlog_tenants(struct db *db, int64_t **out, size_t *n, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT tenant_id FROM visit_recompute WHERE finished_at IS NULL UNION "
+			   "SELECT tenant_id FROM visit_campaigns WHERE resolve_next IS NOT NULL "
+			   "ORDER BY 1",
+			   NULL);
+	if (rc)
+		return rc;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			*out = xrealloc(*out, cap * sizeof **out);
+		}
+		(*out)[(*n)++] = db_column_int64(st, 0);
+	}
+	db_finalize(st);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return rc;
+	}
+	return 0;
+}
+
+int visit_backlog_step(struct db *db, void *arg, struct err *e)
+{
+	struct visit_backlog_step *s = arg;
+	int64_t t0 = mono_ns(), limit = s->limit;
+	int64_t budget = s->budget_ms ? s->budget_ms : VISIT_CHUNK_BUDGET_MS;
+	int64_t deadline = budget > 0 ? t0 + budget * 1000000LL : 0;
+	s->did = s->more = false;
+	s->processed = 0;
+	int rc = limit > 0 ? 0 : chunk_size(db, s->tenant_id, &limit, e);
+	if (!rc)
+		rc = recompute_chunk(db, s->who, s->tenant_id, limit, deadline, s->now, true,
+				     &s->did, &s->processed, NULL, e);
+	if (!rc && !s->did)
+		rc = campaign_resolve_chunk(db, s->who, s->tenant_id, limit, deadline, &s->did,
+					    &s->processed, e);
+	if (!rc && s->did)
+		rc = visit_backlog_pending(db, s->tenant_id, &s->more, e);
+	s->ns = mono_ns() - t0;
+	return rc;
+}
+
+int visit_backlog_run(struct db *db, const struct actor *who, int64_t tenant_id, int64_t now,
+		      struct err *e)
+{
+	struct visit_backlog_step s = {.who = who, .tenant_id = tenant_id, .now = now,
+				       .budget_ms = -1}; /* nobody waits: whole chunks */
+	int rc;
+	do
+		rc = visit_backlog_step(db, &s, e);
+	while (!rc && s.more);
 	return rc;
 }
 
@@ -501,6 +737,37 @@ static int store_policy(struct db *db, struct visit_policy_write *w, const struc
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * After a policy change, in its job: a new pass over every enterprise, its
+ * first chunk done at once (a district smaller than a chunk is then up to
+ * date when the change commits), the rest left to the backlog runner.
+ */
+static int policies_changed(struct db *db, struct visit_policy_write *w, struct err *e)
+{
+	int64_t limit = 0, rows = 0;
+	bool did = false;
+	int rc = chunk_size(db, w->tenant_id, &limit, e);
+	if (!rc)
+		rc = recompute_start(db, w->tenant_id, w->now, e);
+	if (!rc)
+		rc = recompute_chunk(db, w->who, w->tenant_id, limit,
+				     mono_ns() + VISIT_CHUNK_BUDGET_MS * 1000000LL, w->now, false,
+				     &did, &rows, &w->recomputed, e);
+	if (!rc)
+		rc = visit_recompute_get(db, w->tenant_id, &w->recompute, e);
+	if (!rc && w->recompute.running)
+		visit_backlog_notify(w->tenant_id);
+	return rc;
+}
+
+/* The audit summary's note of the pass a change started. */
+static void audit_pass(json_t *sum, const struct visit_policy_write *w)
+{
+	json_object_set_new(sum, "recompute", json_pack("{s:I,s:b}", "generation",
+							(json_int_t)w->recompute.generation,
+							"running", w->recompute.running));
+}
+
 int visit_policy_create(struct db *db, void *arg, struct err *e)
 {
 	struct visit_policy_write *w = arg;
@@ -520,11 +787,10 @@ int visit_policy_create(struct db *db, void *arg, struct err *e)
 	if (count >= VISIT_POLICIES_MAX)
 		return err_set(e, ERR_UNPROCESSABLE, "name", "走访规则最多 %d 条",
 			       "at most %d visit policies", VISIT_POLICIES_MAX);
-	if ((rc = store_policy(db, w, &p, true, e)) ||
-	    (rc = visit_state_recompute(db, w->tenant_id, &w->recomputed, e)))
+	if ((rc = store_policy(db, w, &p, true, e)) || (rc = policies_changed(db, w, e)))
 		return rc;
 	json_t *sum = policy_summary(&p);
-	json_object_set_new(sum, "recomputed", json_integer(w->recomputed));
+	audit_pass(sum, w);
 	rc = audit_append(db, w->who, w->tenant_id, "visit_policy", w->id, "create", sum, e);
 	json_decref(sum);
 	return rc;
@@ -539,12 +805,19 @@ int visit_policy_update(struct db *db, void *arg, struct err *e)
 		return rc;
 	p = old;
 	apply_input(&p, &w->in);
+	/* a new name alone changes no enterprise's state */
+	bool same = p.interval_days == old.interval_days && p.match_key == old.match_key &&
+		    strcmp(p.match_tag, old.match_tag) == 0 &&
+		    strcmp(p.match_size, old.match_size) == 0 &&
+		    strcmp(p.match_section, old.match_section) == 0;
 	if ((rc = name_taken(db, w->tenant_id, p.name, w->id, e)) ||
 	    (rc = store_policy(db, w, &p, false, e)) ||
-	    (rc = visit_state_recompute(db, w->tenant_id, &w->recomputed, e)))
+	    (rc = same ? visit_recompute_get(db, w->tenant_id, &w->recompute, e)
+		       : policies_changed(db, w, e)))
 		return rc;
-	json_t *sum = json_pack("{s:o,s:o,s:I}", "before", policy_summary(&old), "after",
-				policy_summary(&p), "recomputed", (json_int_t)w->recomputed);
+	json_t *sum = json_pack("{s:o,s:o}", "before", policy_summary(&old), "after",
+				policy_summary(&p));
+	audit_pass(sum, w);
 	rc = audit_append(db, w->who, w->tenant_id, "visit_policy", w->id, "update", sum, e);
 	json_decref(sum);
 	return rc;
@@ -558,10 +831,10 @@ int visit_policy_delete(struct db *db, void *arg, struct err *e)
 	if (rc ||
 	    (rc = db_execf(db, e, "DELETE FROM visit_policies WHERE tenant_id = $1 AND id = $2",
 			   "ii", w->tenant_id, w->id)) ||
-	    (rc = visit_state_recompute(db, w->tenant_id, &w->recomputed, e)))
+	    (rc = policies_changed(db, w, e)))
 		return rc;
 	json_t *sum = policy_summary(&old);
-	json_object_set_new(sum, "recomputed", json_integer(w->recomputed));
+	audit_pass(sum, w);
 	rc = audit_append(db, w->who, w->tenant_id, "visit_policy", w->id, "delete", sum, e);
 	json_decref(sum);
 	return rc;
