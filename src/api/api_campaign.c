@@ -48,6 +48,14 @@ static json_t *campaign_json(const struct campaign *c, const struct campaign_pro
 						     : now > c->deadline_at ? "ended"
 									    : "running"));
 	json_object_set_new(j, "progress", progress_json(p->targets, p->visited));
+	/* while its targets are resolved in the background: how far (the progress
+	 * counts the targets resolved so far) */
+	json_object_set_new(j, "resolving",
+			    c->resolving ? json_pack("{s:f,s:I,s:I}", "progress",
+						     campaign_resolve_progress(c),
+						     "next_enterprise_id", (json_int_t)c->resolve_next,
+						     "last_enterprise_id", (json_int_t)c->resolve_last)
+					 : json_null());
 	json_object_set_new(j, "created_by", api_id(c->created_by));
 	json_object_set_new(j, "created_at", json_integer(c->created_at));
 	return j;

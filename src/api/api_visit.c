@@ -6,6 +6,7 @@
  *   GET    /api/v1/visit-policies/{id}            visit.read
  *   PATCH  /api/v1/visit-policies/{id}            visit.plan
  *   DELETE /api/v1/visit-policies/{id}            visit.plan
+ *   GET    /api/v1/visit-policies/recompute       visit.read   the recomputation after a change
  *   GET    /api/v1/enterprises/{id}/visit-state   visit.read   last visit, next due date
  *   GET    /api/v1/visit-tasks                    visit.read   due and overdue visits in scope
  *   GET    /api/v1/visit-tasks/workers            visit.read   the figures of each grid worker
@@ -58,6 +59,35 @@ static json_t *policy_json(const struct visit_policy *p)
 	return j;
 }
 
+/* The recomputation of the visit states (pass in progress or the last one). */
+static json_t *recompute_json(const struct visit_recompute *c)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "generation", json_integer(c->generation));
+	json_object_set_new(j, "running", json_boolean(c->running));
+	json_object_set_new(j, "progress", json_real(visit_recompute_progress(c)));
+	json_object_set_new(j, "done", json_integer(c->done));
+	json_object_set_new(j, "changed", json_integer(c->changed));
+	json_object_set_new(j, "chunks", json_integer(c->chunks));
+	json_object_set_new(j, "next_enterprise_id", c->running ? json_integer(c->next_id)
+								 : json_null());
+	json_object_set_new(j, "last_enterprise_id", json_integer(c->last_id));
+	json_object_set_new(j, "started_at", api_time(c->started_at));
+	json_object_set_new(j, "updated_at", api_time(c->updated_at));
+	json_object_set_new(j, "finished_at", api_time(c->finished_at));
+	return j;
+}
+
+static int h_recompute(struct req *r)
+{
+	struct visit_recompute c;
+	struct db *db = req_db(r);
+	if (!db)
+		return r->err.code;
+	int rc = visit_recompute_get(db, r->actor.tenant_id, &c, &r->err);
+	return rc ? rc : reply_json(r, 200, recompute_json(&c));
+}
+
 static int add_policy(const struct visit_policy *p, void *ctx)
 {
 	json_array_append_new(ctx, policy_json(p));
@@ -69,13 +99,18 @@ static int h_policy_list(struct req *r)
 	struct db *db = req_db(r);
 	if (!db)
 		return r->err.code;
+	struct visit_recompute c;
 	json_t *items = json_array();
 	int rc = visit_policy_list(db, r->actor.tenant_id, add_policy, items, &r->err);
+	if (!rc)
+		rc = visit_recompute_get(db, r->actor.tenant_id, &c, &r->err);
 	if (rc) {
 		json_decref(items);
 		return rc;
 	}
-	return reply_json(r, 200, api_list(items, 0));
+	json_t *j = api_list(items, 0);
+	json_object_set_new(j, "recompute", recompute_json(&c));
+	return reply_json(r, 200, j);
 }
 
 /* An optional string or null; *out stays NULL for null. */
@@ -138,14 +173,17 @@ static int parse_policy(struct req *r, json_t *b, struct visit_policy_input *in)
 	return 0;
 }
 
-static int reply_policy(struct req *r, int status, int64_t id, int64_t recomputed)
+/* The policy after a change, with the recomputation the change started (as
+ * the change left it: its first chunk done). */
+static int reply_policy(struct req *r, int status, const struct visit_policy_write *w)
 {
 	struct visit_policy p;
-	int rc = visit_policy_get(req_db(r), r->actor.tenant_id, id, &p, &r->err);
+	int rc = visit_policy_get(req_db(r), r->actor.tenant_id, w->id, &p, &r->err);
 	if (rc)
 		return rc;
 	json_t *j = policy_json(&p);
-	json_object_set_new(j, "recomputed", json_integer(recomputed));
+	json_object_set_new(j, "recomputed", json_integer(w->recomputed));
+	json_object_set_new(j, "recompute", recompute_json(&w->recompute));
 	return reply_json(r, status, j);
 }
 
@@ -160,7 +198,7 @@ static int h_policy_create(struct req *r)
 	if ((rc = parse_policy(r, b, &w.in)) || (rc = visit_policy_validate(&w.in, true, &r->err)) ||
 	    (rc = req_write(r, visit_policy_create, &w)))
 		return rc;
-	return reply_policy(r, 201, w.id, w.recomputed);
+	return reply_policy(r, 201, &w);
 }
 
 static int h_policy_get(struct req *r)
@@ -192,7 +230,7 @@ static int h_policy_update(struct req *r)
 	    (rc = visit_policy_validate(&w.in, false, &r->err)) ||
 	    (rc = req_write(r, visit_policy_update, &w)))
 		return rc;
-	return reply_policy(r, 200, w.id, w.recomputed);
+	return reply_policy(r, 200, &w);
 }
 
 static int h_policy_delete(struct req *r)
@@ -202,8 +240,9 @@ static int h_policy_delete(struct req *r)
 	int rc = req_param_id(r, "id", &w.id);
 	if (rc || (rc = req_write(r, visit_policy_delete, &w)))
 		return rc;
-	return reply_json(r, 200, json_pack("{s:I,s:I}", "id", (json_int_t)w.id, "recomputed",
-					    (json_int_t)w.recomputed));
+	return reply_json(r, 200, json_pack("{s:I,s:I,s:o}", "id", (json_int_t)w.id, "recomputed",
+					    (json_int_t)w.recomputed, "recompute",
+					    recompute_json(&w.recompute)));
 }
 
 /* ---- state and tasks ---- */
@@ -240,6 +279,7 @@ static int h_state(struct req *r)
 	json_object_set_new(j, "overdue", json_boolean(s.next_due_at && s.next_due_at < now));
 	json_object_set_new(j, "days_left",
 			    s.next_due_at ? json_integer(days_left(s.next_due_at, now)) : json_null());
+	json_object_set_new(j, "recompute_pending", json_boolean(s.pending));
 	return reply_json(r, 200, j);
 }
 
@@ -770,6 +810,8 @@ const struct route api_visit_routes[] = {
 	 "修改走访规则 / change a visit policy"},
 	{"DELETE", "/api/v1/visit-policies/{id}", h_policy_delete, PERM_VISIT_PLAN, 0, 0,
 	 "删除走访规则 / delete a visit policy"},
+	{"GET", "/api/v1/visit-policies/recompute", h_recompute, PERM_VISIT_READ, 0, 0,
+	 "走访状态重算进度 / progress of the visit states' recomputation"},
 	{"GET", "/api/v1/enterprises/{id}/visit-state", h_state, PERM_VISIT_READ, 0, 0,
 	 "企业走访状态 / an enterprise's last visit and next due date"},
 	{"GET", "/api/v1/visit-tasks", h_tasks, PERM_VISIT_READ, 0, 0,

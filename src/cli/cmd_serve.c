@@ -19,6 +19,7 @@
 #include "core/tenant.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "jobs/backlog.h"
 #include "jobs/scheduler.h"
 #include "jobs/webhook.h"
 #include "base/banned.h"
@@ -109,6 +110,7 @@ int cmd_serve(int argc, char **argv)
 	struct err e;
 	struct http_server *srv = NULL;
 	struct scheduler *sched = NULL;
+	struct backlog *backlog = NULL;
 	bool scheduler_on = true, curl_ready = false;
 	int64_t n, interval = 30;
 	int c, status = 1;
@@ -233,6 +235,12 @@ int cmd_serve(int argc, char **argv)
 			app.cfg.public_url = pub;
 		}
 	}
+	/* before the first request: a policy change must find it listening; it also
+	 * resumes the recomputation a stop or a crash left */
+	if (backlog_start(app.pool, &backlog, &e)) {
+		cli_error(&e);
+		goto out;
+	}
 	if (http_server_start(&app, &srv, &e)) {
 		cli_error(&e);
 		goto out;
@@ -271,6 +279,7 @@ int cmd_serve(int argc, char **argv)
 out:
 	http_server_stop(srv);
 	scheduler_stop(sched); /* before the pool it writes through */
+	backlog_stop(backlog);
 	if (curl_ready)
 		webhook_global_cleanup();
 	db_pool_free(app.pool);

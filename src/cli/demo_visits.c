@@ -168,7 +168,8 @@ static int setup_fn(struct db *db, void *arg, struct err *e)
 		rc = visit_policy_create(db, &w, e);
 		j->res->policies += !rc;
 	}
-	return rc;
+	/* the states of every enterprise now, not in the server's background */
+	return rc ? rc : visit_backlog_run(db, j->sys, j->tenant, j->now, e);
 }
 
 static int campaign_fn(struct db *db, void *arg, struct err *e)
@@ -185,7 +186,8 @@ static int campaign_fn(struct db *db, void *arg, struct err *e)
 		       .description = "全区存续企业全覆盖走访：摸清企业诉求，宣讲惠企政策，"
 				      "问题当场登记、限时办结。",
 		       .starts_on = start, .deadline_on = deadline, .kind = CT_ALL}};
-	return campaign_create(db, &c, e);
+	int rc = campaign_create(db, &c, e);
+	return rc ? rc : visit_backlog_run(db, j->sys, j->tenant, j->now, e); /* every target now */
 }
 
 /* ---- the visits ---- */

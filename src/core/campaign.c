@@ -16,6 +16,7 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/grid.h"
+#include "core/settings.h"
 #include "core/visit.h"
 #include "core/workcal.h"
 #include "db/db.h"
@@ -134,11 +135,6 @@ static json_t *definition(const struct campaign_input *in)
 	return t;
 }
 
-#define TARGET_INSERT                                                                        \
-	"INSERT INTO visit_campaign_targets (tenant_id, campaign_id, enterprise_id) "       \
-	"SELECT e.tenant_id, $2, e.id FROM enterprises e WHERE e.tenant_id = $1 "           \
-	"AND e.status = 'active'"
-
 /* Check every listed grid and enterprise before anything is written. */
 static int check_ids(struct db *db, const struct campaign_create *c, char (*paths)[132],
 		     struct err *e)
@@ -187,48 +183,254 @@ static int check_ids(struct db *db, const struct campaign_create *c, char (*path
 	return rc;
 }
 
-static int insert_targets(struct db *db, const struct campaign_create *c, char (*paths)[132],
-			  struct err *e)
+/* Does the definition match an active enterprise now? (paths: CT_GRIDS, as check_ids
+ * left them) */
+static int matches_any(struct db *db, const struct campaign_create *c, char (*paths)[132],
+		       bool *any, struct err *e)
 {
 	const struct campaign_input *in = &c->in;
+	int64_t n = 0;
 	int rc = 0;
+#define ANY_ACTIVE "SELECT COUNT(*) FROM (SELECT 1 FROM enterprises e WHERE e.tenant_id = $1 " \
+		   "AND e.status = 'active'"
 	switch ((enum campaign_target_kind)in->kind) {
 	case CT_ALL:
-		return db_execf(db, e, TARGET_INSERT, "ii", c->tenant_id, c->id);
+		rc = db_query_i64(db, &n, e, ANY_ACTIVE " LIMIT 1) x", "i", c->tenant_id);
+		break;
 	case CT_KEY:
-		return db_execf(db, e, TARGET_INSERT " AND e.is_key = 1", "ii", c->tenant_id, c->id);
+		rc = db_query_i64(db, &n, e, ANY_ACTIVE " AND e.is_key = 1 LIMIT 1) x", "i",
+				  c->tenant_id);
+		break;
 	case CT_TAG:
-		return db_execf(db, e,
-				TARGET_INSERT " AND e.id IN (SELECT enterprise_id FROM enterprise_tags "
-					      "WHERE tenant_id = $1 AND tag = $3)",
-				"iit", c->tenant_id, c->id, in->tag);
-	case CT_GRIDS: /* each grid and the grids below it; a grid listed under another counts once */
-		for (size_t i = 0; !rc && i < in->nids; i++)
-			rc = db_execf(db, e,
-				      TARGET_INSERT " AND e.grid_id IN (SELECT id FROM grids WHERE "
-						    "tenant_id = $1 AND path LIKE $3) AND NOT EXISTS "
-						    "(SELECT 1 FROM visit_campaign_targets t WHERE "
-						    "t.tenant_id = $1 AND t.campaign_id = $2 AND "
-						    "t.enterprise_id = e.id)",
-				      "iit", c->tenant_id, c->id, paths[i]);
-		return rc;
-	case CT_ENTERPRISES: {
-		int64_t *ids = xmalloc(in->nids * sizeof *ids);
-		memcpy(ids, in->ids, in->nids * sizeof *ids);
-		qsort(ids, in->nids, sizeof *ids, cmp_i64);
-		for (size_t i = 0; !rc && i < in->nids; i++)
-			if (i == 0 || ids[i] != ids[i - 1])
-				rc = db_execf(db, e,
-					      "INSERT INTO visit_campaign_targets (tenant_id, campaign_id, "
-					      "enterprise_id) VALUES ($1, $2, $3)",
-					      "iii", c->tenant_id, c->id, ids[i]);
-		free(ids);
-		return rc;
-	}
+		rc = db_query_i64(db, &n, e,
+				  ANY_ACTIVE " AND e.id IN (SELECT enterprise_id FROM enterprise_tags "
+					     "WHERE tenant_id = $1 AND tag = $2) LIMIT 1) x",
+				  "it", c->tenant_id, in->tag);
+		break;
+	case CT_GRIDS:
+		for (size_t i = 0; !rc && !n && i < in->nids; i++)
+			rc = db_query_i64(db, &n, e,
+					  ANY_ACTIVE " AND e.grid_id IN (SELECT id FROM grids WHERE "
+						     "tenant_id = $1 AND path LIKE $2) LIMIT 1) x",
+					  "it", c->tenant_id, paths[i]);
+		break;
+	case CT_ENTERPRISES: /* check_ids: every one is active */
+		n = 1;
+		break;
 	case CT__COUNT:
 		break;
 	}
-	return err_set(e, ERR_UNPROCESSABLE, "target.kind", "目标范围无效", "invalid target.kind");
+#undef ANY_ACTIVE
+	*any = n > 0;
+	return rc;
+}
+
+/* A campaign being resolved, and what a chunk adds to its counters. */
+struct resolver {
+	int64_t tenant_id, id, starts_at, deadline_at;
+	int64_t targets, visited;
+};
+
+/* Add the enterprise as a target, visited by its earliest visit in the window
+ * if it had one (also a visit recorded while the campaign was resolved). */
+static int add_target(struct db *db, struct resolver *r, int64_t enterprise_id, struct err *e)
+{
+	struct db_stmt *st = NULL;
+	int64_t visit = 0, at = 0, worker = 0;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT id, visited_at, worker_id FROM visits WHERE tenant_id = $1 AND "
+			   "enterprise_id = $2 AND visited_at >= $3 AND visited_at <= $4 "
+			   "ORDER BY visited_at, id LIMIT 1",
+			   "iiii", r->tenant_id, enterprise_id, r->starts_at, r->deadline_at);
+	if (rc)
+		return rc;
+	rc = db_step(st, e);
+	if (rc == DB_ROW) {
+		visit = db_column_int64(st, 0);
+		at = db_column_int64(st, 1);
+		worker = db_column_int64(st, 2);
+	}
+	db_finalize(st);
+	if (rc < 0)
+		return rc;
+	rc = db_execf(db, e,
+		      "INSERT INTO visit_campaign_targets (tenant_id, campaign_id, enterprise_id, "
+		      "visit_id, visited_at, worker_id) VALUES ($1, $2, $3, $4, $5, $6)",
+		      "iiiIII", r->tenant_id, r->id, enterprise_id, visit, at, worker);
+	if (!rc) {
+		r->targets++;
+		r->visited += visit != 0;
+	}
+	return rc;
+}
+
+/* What a stored definition selects (resolve_chunk). */
+struct selector {
+	int kind;
+	char tag[68];
+	char (*paths)[128];      /* CT_GRIDS: the listed grids' paths */
+	size_t npaths;
+};
+
+static int selector_load(struct db *db, int64_t tenant_id, const char *def, struct selector *sel,
+			 struct err *e)
+{
+	json_error_t je;
+	json_t *j = json_loads(def, 0, &je), *ids;
+	int rc = 0;
+	memset(sel, 0, sizeof *sel);
+	sel->kind = campaign_kind_parse(json_string_value(json_object_get(j, "kind")));
+	if (sel->kind < 0 || sel->kind == CT_ENTERPRISES) {
+		json_decref(j);
+		return err_set(e, ERR_INTERNAL, NULL, "走访活动的目标定义无效",
+			       "invalid stored target definition");
+	}
+	copy_text(sel->tag, sizeof sel->tag, json_string_value(json_object_get(j, "tag")));
+	ids = json_object_get(j, "grid_ids");
+	if (sel->kind == CT_GRIDS && json_array_size(ids)) {
+		struct db_stmt *st = NULL;
+		sel->paths = xcalloc(json_array_size(ids), sizeof *sel->paths);
+		for (size_t i = 0; !rc && i < json_array_size(ids); i++) {
+			rc = db_queryf(db, &st, e,
+				       "SELECT path FROM grids WHERE tenant_id = $1 AND id = $2", "ii",
+				       tenant_id, (int64_t)json_integer_value(json_array_get(ids, i)));
+			if (rc)
+				break;
+			if ((rc = db_step(st, e)) == DB_ROW) /* a grid removed since: nothing */
+				copy_text(sel->paths[sel->npaths++], sizeof sel->paths[0],
+					  db_column_text(st, 0));
+			db_finalize(st);
+			rc = rc < 0 ? rc : 0;
+		}
+	}
+	json_decref(j);
+	return rc;
+}
+
+static bool in_grids(const struct selector *sel, const char *path)
+{
+	for (size_t i = 0; i < sel->npaths; i++)
+		if (strncmp(path, sel->paths[i], strlen(sel->paths[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Resolve the next chunk of a campaign: the active enterprises its definition
+ * selects among at most limit enterprises from resolve_next on, by id (fewer
+ * once the monotonic clock passes deadline_ns; 0: never), added as targets,
+ * and the counters and resolve_next moved on in the same transaction (NULL
+ * when the chunk ran out of enterprises; then, if audit, an audit row
+ * "resolve" with the final counts).
+ */
+static int resolve_chunk(struct db *db, const struct actor *who, struct resolver *r,
+			 const char *def, int64_t next, int64_t limit, int64_t deadline_ns,
+			 bool audit, bool *end, int64_t *processed, struct err *e)
+{
+	struct selector sel;
+	struct db_stmt *st = NULL;
+	int64_t rows = 0, last = 0;
+	bool cut = false; /* ended by the clock */
+	int rc = selector_load(db, r->tenant_id, def, &sel, e);
+	if (rc)
+		goto out;
+	/* +e.tenant_id: walk the ids (the primary key) from next, not a tenant index
+	 * that would sort the whole tenant; targets are added as the walk goes */
+	rc = db_queryf(db, &st, e,
+		       sel.kind == CT_TAG
+			       ? "SELECT e.id, e.status, COALESCE(g.path, ''), CASE WHEN EXISTS "
+				 "(SELECT 1 FROM enterprise_tags t WHERE t.tenant_id = e.tenant_id "
+				 "AND t.enterprise_id = e.id AND t.tag = $4) THEN 1 ELSE 0 END "
+				 "FROM enterprises e LEFT JOIN grids g ON g.id = e.grid_id WHERE "
+				 "+e.tenant_id = $1 AND e.id >= $2 ORDER BY e.id LIMIT $3"
+			       : "SELECT e.id, e.status, COALESCE(g.path, ''), e.is_key "
+				 "FROM enterprises e LEFT JOIN grids g ON g.id = e.grid_id WHERE "
+				 "+e.tenant_id = $1 AND e.id >= $2 ORDER BY e.id LIMIT $3",
+		       sel.kind == CT_TAG ? "iiit" : "iii", r->tenant_id, next, limit, sel.tag);
+	if (rc)
+		goto out;
+	while ((rc = db_step(st, e)) == DB_ROW) {
+		rows++;
+		last = db_column_int64(st, 0);
+		bool take = strcmp(db_column_text(st, 1), "active") == 0 &&
+			    (sel.kind == CT_ALL ||
+			     ((sel.kind == CT_KEY || sel.kind == CT_TAG) && db_column_int64(st, 3)) ||
+			     (sel.kind == CT_GRIDS && in_grids(&sel, db_column_text(st, 2))));
+		if (take && (rc = add_target(db, r, last, e)))
+			goto out;
+		if (deadline_ns && rows % 16 == 0 && mono_ns() > deadline_ns) {
+			cut = true;
+			break;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	*end = !cut && rows < limit;
+	*processed = rows;
+	db_finalize(st);
+	st = NULL;
+	rc = db_execf(db, e,
+		      "UPDATE visit_campaigns SET targets = targets + $3, visited = visited + $4, "
+		      "resolve_next = $5 WHERE tenant_id = $1 AND id = $2",
+		      "iiiiI", r->tenant_id, r->id, r->targets, r->visited,
+		      *end ? (int64_t)0 : (rows ? last + 1 : next));
+	if (!rc && *end && audit) {
+		int64_t targets = 0, visited = 0;
+		struct db_stmt *q = NULL;
+		if ((rc = db_queryf(db, &q, e,
+				    "SELECT targets, visited FROM visit_campaigns WHERE tenant_id = $1 "
+				    "AND id = $2",
+				    "ii", r->tenant_id, r->id)))
+			goto out;
+		if ((rc = db_step(q, e)) == DB_ROW) {
+			targets = db_column_int64(q, 0);
+			visited = db_column_int64(q, 1);
+		}
+		db_finalize(q);
+		if (rc < 0)
+			goto out;
+		json_t *sum = json_pack("{s:I,s:I}", "targets", (json_int_t)targets, "visited",
+					(json_int_t)visited);
+		rc = audit_append(db, who, r->tenant_id, "visit_campaign", r->id, "resolve", sum, e);
+		json_decref(sum);
+	}
+out:
+	db_finalize(st);
+	free(sel.paths);
+	return rc;
+}
+
+int campaign_resolve_chunk(struct db *db, const struct actor *who, int64_t tenant_id,
+			   int64_t limit, int64_t deadline_ns, bool *did, int64_t *processed,
+			   struct err *e)
+{
+	struct db_stmt *st = NULL;
+	struct resolver r = {.tenant_id = tenant_id};
+	char *def = NULL;
+	int64_t next = 0;
+	bool end = false;
+	*did = false;
+	int rc = db_queryf(db, &st, e,
+			   "SELECT id, target, starts_at, deadline_at, resolve_next FROM "
+			   "visit_campaigns WHERE tenant_id = $1 AND resolve_next IS NOT NULL "
+			   "ORDER BY id LIMIT 1",
+			   "i", tenant_id);
+	if (rc)
+		return rc;
+	if ((rc = db_step(st, e)) == DB_ROW) {
+		r.id = db_column_int64(st, 0);
+		def = xstrdup(db_column_text(st, 1));
+		r.starts_at = db_column_int64(st, 2);
+		r.deadline_at = db_column_int64(st, 3);
+		next = db_column_int64(st, 4);
+	}
+	db_finalize(st);
+	if (rc < 0 || !def)
+		return rc < 0 ? rc : 0;
+	*did = true;
+	rc = resolve_chunk(db, who, &r, def, next, limit, deadline_ns, true, &end, processed, e);
+	free(def);
+	return rc;
 }
 
 int campaign_create(struct db *db, void *arg, struct err *e)
@@ -240,6 +442,8 @@ int campaign_create(struct db *db, void *arg, struct err *e)
 	char starts_on[16], deadline_on[16];
 	json_t *def = NULL;
 	char *deftext = NULL;
+	int64_t *ids = NULL;
+	bool any = false;
 	int rc = campaign_validate(in, today, e);
 	if (rc)
 		return rc;
@@ -260,8 +464,16 @@ int campaign_create(struct db *db, void *arg, struct err *e)
 		if ((rc = check_ids(db, c, paths, e)))
 			goto out;
 	}
+	if ((rc = matches_any(db, c, paths, &any, e)))
+		goto out;
+	if (!any) {
+		rc = err_set(e, ERR_UNPROCESSABLE, "target", "目标范围内没有存续的企业",
+			     "the target set matches no active enterprise");
+		goto out;
+	}
 	/* every check passed: write */
-	int64_t starts_at = workcal_utc_ms(start, 0), deadline_at = workcal_utc_ms(deadline + 1, 0) - 1;
+	struct resolver r = {.tenant_id = c->tenant_id, .starts_at = workcal_utc_ms(start, 0),
+			     .deadline_at = workcal_utc_ms(deadline + 1, 0) - 1};
 	def = definition(in);
 	deftext = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
 	rc = db_query_i64(db, &c->id, e,
@@ -269,50 +481,57 @@ int campaign_create(struct db *db, void *arg, struct err *e)
 			  "starts_at, deadline_on, deadline_at, created_by, created_at) VALUES "
 			  "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
 			  "ittttitiii", c->tenant_id, in->name, in->description ? in->description : "",
-			  deftext, starts_on, starts_at, deadline_on, deadline_at,
+			  deftext, starts_on, r.starts_at, deadline_on, r.deadline_at,
 			  c->who ? c->who->user_id : (int64_t)0, c->now);
-	if (rc || (rc = insert_targets(db, c, paths, e)))
+	if (rc)
 		goto out;
-	if ((rc = db_query_i64(db, &c->targets, e,
-			       "SELECT COUNT(*) FROM visit_campaign_targets WHERE tenant_id = $1 AND "
-			       "campaign_id = $2",
-			       "ii", c->tenant_id, c->id)))
-		goto out;
-	if (!c->targets) {
-		rc = err_set(e, ERR_UNPROCESSABLE, "target", "目标范围内没有存续的企业",
-			     "the target set matches no active enterprise");
-		goto out;
+	r.id = c->id;
+	if (in->kind == CT_ENTERPRISES) { /* at most CAMPAIGN_IDS_MAX: at once */
+		ids = xmalloc(in->nids * sizeof *ids);
+		memcpy(ids, in->ids, in->nids * sizeof *ids);
+		qsort(ids, in->nids, sizeof *ids, cmp_i64);
+		for (size_t i = 0; !rc && i < in->nids; i++)
+			if (i == 0 || ids[i] != ids[i - 1])
+				rc = add_target(db, &r, ids[i], e);
+		if (!rc)
+			rc = db_execf(db, e,
+				      "UPDATE visit_campaigns SET targets = $1, visited = $2 WHERE "
+				      "tenant_id = $3 AND id = $4",
+				      "iiii", r.targets, r.visited, c->tenant_id, c->id);
+	} else { /* by chunks of enterprises: the first now, the rest in the background */
+		int64_t last = 0, limit = 0, rows = 0;
+		bool end = false;
+		rc = db_query_i64(db, &last, e,
+				  "SELECT id FROM enterprises WHERE +tenant_id = $1 ORDER BY id DESC "
+				  "LIMIT 1",
+				  "i", c->tenant_id);
+		if (!rc)
+			rc = settings_get_int(db, c->tenant_id, VISIT_SETTING_CHUNK, &limit, e);
+		if (!rc)
+			rc = db_execf(db, e,
+				      "UPDATE visit_campaigns SET resolve_next = 0, resolve_last = $1 "
+				      "WHERE tenant_id = $2 AND id = $3",
+				      "iii", last, c->tenant_id, c->id);
+		if (!rc)
+			rc = resolve_chunk(db, c->who, &r, deftext, 0, limit > 0 ? limit : 2000,
+					   mono_ns() + VISIT_CHUNK_BUDGET_MS * 1000000LL, false,
+					   &end, &rows, e);
+		c->resolving = !end;
 	}
-	/* the visits already made in the window count at once: the earliest */
-	if ((rc = db_execf(db, e,
-			   "UPDATE visit_campaign_targets SET visit_id = (SELECT v.id FROM visits v "
-			   "WHERE v.tenant_id = $1 AND v.enterprise_id = visit_campaign_targets.enterprise_id "
-			   "AND v.visited_at >= $3 AND v.visited_at <= $4 ORDER BY v.visited_at, v.id "
-			   "LIMIT 1) WHERE tenant_id = $1 AND campaign_id = $2 AND enterprise_id IN "
-			   "(SELECT enterprise_id FROM visits WHERE tenant_id = $1 AND visited_at >= $3 "
-			   "AND visited_at <= $4)",
-			   "iiii", c->tenant_id, c->id, starts_at, deadline_at)) ||
-	    (rc = db_execf(db, e,
-			   "UPDATE visit_campaign_targets SET visited_at = (SELECT v.visited_at FROM "
-			   "visits v WHERE v.id = visit_campaign_targets.visit_id), worker_id = (SELECT "
-			   "v.worker_id FROM visits v WHERE v.id = visit_campaign_targets.visit_id) "
-			   "WHERE tenant_id = $1 AND campaign_id = $2 AND visit_id IS NOT NULL",
-			   "ii", c->tenant_id, c->id)) ||
-	    (rc = db_query_i64(db, &c->visited, e,
-			       "SELECT COUNT(*) FROM visit_campaign_targets WHERE tenant_id = $1 AND "
-			       "campaign_id = $2 AND visit_id IS NOT NULL",
-			       "ii", c->tenant_id, c->id)) ||
-	    (rc = db_execf(db, e,
-			   "UPDATE visit_campaigns SET targets = $1, visited = $2 WHERE tenant_id = $3 "
-			   "AND id = $4",
-			   "iiii", c->targets, c->visited, c->tenant_id, c->id)))
+	if (rc)
 		goto out;
-	json_t *sum = json_pack("{s:s,s:s,s:s,s:O,s:I,s:I}", "name", in->name, "starts_on",
+	c->targets = r.targets;
+	c->visited = r.visited;
+	json_t *sum = json_pack("{s:s,s:s,s:s,s:O,s:I,s:I,s:b}", "name", in->name, "starts_on",
 				starts_on, "deadline_on", deadline_on, "target", def, "targets",
-				(json_int_t)c->targets, "visited", (json_int_t)c->visited);
+				(json_int_t)c->targets, "visited", (json_int_t)c->visited,
+				"resolving", c->resolving);
 	rc = audit_append(db, c->who, c->tenant_id, "visit_campaign", c->id, "create", sum, e);
 	json_decref(sum);
+	if (!rc && c->resolving)
+		visit_backlog_notify(c->tenant_id);
 out:
+	free(ids);
 	free(deftext);
 	json_decref(def);
 	free(paths);
@@ -371,7 +590,8 @@ void campaign_release(struct campaign *c)
 
 #define CAMPAIGN_COLS                                                                        \
 	"SELECT id, name, description, target, starts_on, deadline_on, starts_at, "          \
-	"deadline_at, targets, visited, created_by, created_at FROM visit_campaigns "
+	"deadline_at, targets, visited, created_by, created_at, resolve_next, resolve_last "  \
+	"FROM visit_campaigns "
 
 static void read_campaign(struct db_stmt *st, struct campaign *c)
 {
@@ -388,6 +608,16 @@ static void read_campaign(struct db_stmt *st, struct campaign *c)
 	c->visited = db_column_int64(st, 9);
 	c->created_by = db_column_int64(st, 10);
 	c->created_at = db_column_int64(st, 11);
+	c->resolving = !db_column_is_null(st, 12);
+	c->resolve_next = column_id(st, 12);
+	c->resolve_last = db_column_int64(st, 13);
+}
+
+double campaign_resolve_progress(const struct campaign *c)
+{
+	if (!c->resolving || c->resolve_last <= 0 || c->resolve_next > c->resolve_last)
+		return 1.0;
+	return c->resolve_next > 1 ? (double)(c->resolve_next - 1) / (double)c->resolve_last : 0.0;
 }
 
 int campaign_get(struct db *db, int64_t tenant_id, int64_t id, struct campaign *out,

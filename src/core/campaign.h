@@ -4,14 +4,20 @@
  * deadline, and their progress by grid and by grid worker.
  *
  * Rules kept in campaign.c and nowhere else:
- *  - the target set is resolved once, at creation, from its definition (all
- *    active enterprises, the key ones, those with a tag, those in a list of
- *    grids and the grids below them, or a list of enterprise ids) into
- *    visit_campaign_targets; later changes of the registry do not move it;
+ *  - the target set is resolved once from its definition (all active
+ *    enterprises, the key ones, those with a tag, those in a list of grids
+ *    and the grids below them, or a list of enterprise ids) into
+ *    visit_campaign_targets; later changes of the registry do not move it. A
+ *    list of ids is resolved at creation; the other kinds in chunks of
+ *    enterprises by id (visits.recompute_chunk), the first at creation and
+ *    the rest by the backlog (visit.h) within seconds, each enterprise as it
+ *    is when its chunk runs. Until then the campaign is "resolving" and its
+ *    counters count the targets resolved so far;
  *  - a target is visited when a visit to it was made between the start of the
  *    start day and the end of the deadline day (local days); the first such
  *    visit recorded is kept. Visits already recorded in that window when the
- *    campaign is created count at once;
+ *    target is resolved count at once (so does a visit recorded while the
+ *    campaign is resolving, once its chunk comes);
  *  - the campaign's counters (targets, visited) change in the transaction of
  *    the visit that fulfils a target, so the overall progress is read, not
  *    counted; progress by grid and by worker is counted from the targets,
@@ -63,16 +69,31 @@ struct campaign_create {
 	int64_t now;
 	/* out */
 	int64_t id;
-	int64_t targets, visited;
+	int64_t targets, visited; /* resolved so far */
+	bool resolving;           /* targets are left to the backlog */
 };
 /*
  * Create a campaign and resolve its targets. Refusals (nothing written):
  * ERR_CONFLICT "name" (taken), ERR_UNPROCESSABLE "target.grid_ids[i]" (no
  * such grid), "target.enterprise_ids[i]" (no such enterprise, or not
  * active), "target" (the definition matches no active enterprise), and the
- * checks of campaign_validate. Audited as entity "visit_campaign".
+ * checks of campaign_validate. Resolves the targets of a list of ids, else
+ * the first chunk of enterprises (visit_backlog_notify when more are left).
+ * Audited as entity "visit_campaign" ("create"; "resolve" with the final
+ * counts when the backlog finishes the targets).
  */
 int campaign_create(struct db *db, void *arg, struct err *e);
+
+/*
+ * The next chunk of the oldest campaign of the tenant still resolving (inside
+ * a write job; visit_backlog_step calls it): at most limit enterprises from
+ * where the last chunk stopped, fewer if the monotonic clock passes
+ * deadline_ns (0: never). *did false when no campaign is resolving. who
+ * audits the end.
+ */
+int campaign_resolve_chunk(struct db *db, const struct actor *who, int64_t tenant_id,
+			   int64_t limit, int64_t deadline_ns, bool *did, int64_t *processed,
+			   struct err *e);
 
 /*
  * A visit was recorded (inside its write job): mark the enterprise's
@@ -91,8 +112,13 @@ struct campaign {
 	int64_t starts_at, deadline_at;
 	int64_t targets, visited;  /* over every target (the live counters) */
 	int64_t created_by, created_at;
+	bool resolving;            /* targets are still being resolved */
+	int64_t resolve_next;      /* resolving: every enterprise below this id is done */
+	int64_t resolve_last;      /* the highest enterprise id when it was created */
 };
 void campaign_release(struct campaign *c);
+/* How far the resolution is, 0..1 (by enterprise id; 1 when resolved). */
+double campaign_resolve_progress(const struct campaign *c);
 
 /* Progress: targets, of which visited (remaining = targets - visited). */
 struct campaign_progress {

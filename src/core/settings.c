@@ -39,6 +39,12 @@ static const struct setting_def defs[] = {
 	{"visits.max_distance_m", 500, 10, 100000,
 	 "a visit recorded farther than this from the enterprise's location, metres, is flagged"},
 	{"visits.max_photos", 9, 1, 50, "photos one visit record may carry"},
+	{"visits.recompute_chunk", 2000, 1, 100000,
+	 "enterprises per write job when a policy change recomputes the visit states or a campaign "
+	 "resolves its targets (other writes go between jobs)"},
+	{"visits.recompute_pause_ms", 20, 0, 60000,
+	 "rest between two such jobs, milliseconds: the district's own writes commit in between "
+	 "without waiting for a job (0: back to back)"},
 	{"blindspots.dispatch_hours", 24, 1, 720,
 	 "a request received (or returned) and not dispatched for this many hours is unanswered"},
 	{"suggestions.retrain_minutes", 60, 1, 10080,

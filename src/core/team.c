@@ -436,8 +436,8 @@ static const struct blindspot_impl impl_overloaded = {
 };
 
 /* Enterprises whose visit under their policy (走访服务制度) is overdue: the
- * visit state is kept current by core/visit.c, so this is a range of the due
- * index. The figure: whole days overdue, counting the day begun. */
+ * visit state is kept current by core/visit_policy.c, so this is a range of
+ * the due index. The figure: whole days overdue, counting the day begun. */
 /* Only active enterprises have a due date (visit_state_refresh), so the whole
  * district's count is a range of the due index alone and its page walks the
  * states in enterprise order; a grid's share starts from the grid's

@@ -4,7 +4,8 @@
  * with findings (raised as requests on the enterprise's behalf) and photos.
  * Campaigns (走访活动) are in core/campaign.h.
  *
- * Rules kept in visit.c and nowhere else:
+ * Rules kept in visit_policy.c (policies and the state they give) and
+ * visit.c (reading the state, tasks, visit records) and nowhere else:
  *  - a policy matches an enterprise when every criterion it sets holds
  *    (key or not, a tag, a size class, an industry section); of the policies
  *    matching an active enterprise the strictest applies (fewest days, then
@@ -103,6 +104,29 @@ struct visit_policy_input {
 /* Field-level checks (name, interval_days, match.*), without the database. */
 int visit_policy_validate(const struct visit_policy_input *in, bool create, struct err *e);
 
+/*
+ * The recomputation of a tenant's visit state after its policies changed: a
+ * pass over every enterprise in id order, in chunks (visit_backlog_step).
+ * Each policy change starts a new pass from the first enterprise (an
+ * enterprise a pass in progress already did was computed with the policies
+ * before the change); the pass ends when a chunk runs out of enterprises.
+ */
+struct visit_recompute {
+	int64_t generation;      /* policy changes so far (0: none, never recomputed) */
+	bool running;            /* a pass is in progress */
+	int64_t next_id;         /* every enterprise below this id is done in this pass */
+	int64_t last_id;         /* the highest enterprise id when the pass started */
+	int64_t done;            /* enterprises done in this pass */
+	int64_t changed;         /* of which whose policy or due date changed */
+	int64_t chunks;          /* write jobs of this pass */
+	int64_t started_at, updated_at, finished_at; /* finished_at 0 while running */
+};
+/* The pass in progress or the last one (all zero when policies never changed). */
+int visit_recompute_get(struct db *db, int64_t tenant_id, struct visit_recompute *out,
+			struct err *e);
+/* How far a pass is, 0..1 (by enterprise id; 1 when finished). */
+double visit_recompute_progress(const struct visit_recompute *r);
+
 /* Write-job argument of visit_policy_create / _update / _delete. */
 struct visit_policy_write {
 	const struct actor *who;
@@ -110,11 +134,19 @@ struct visit_policy_write {
 	int64_t id;              /* update, delete; out: create */
 	struct visit_policy_input in;
 	int64_t now;
-	int64_t recomputed;      /* out: enterprises whose policy or due date changed */
+	/* out */
+	int64_t recomputed;      /* enterprises whose policy or due date this write changed
+				  * (its first chunk; the rest in the background) */
+	struct visit_recompute recompute; /* the pass the change started, after that chunk */
 };
-/* Create a policy (at most VISIT_POLICIES_MAX; a name used by another policy
- * is ERR_CONFLICT "name") and bring every enterprise's state up to date.
- * Audited as entity "visit_policy". */
+/*
+ * Create a policy (at most VISIT_POLICIES_MAX; a name used by another policy
+ * is ERR_CONFLICT "name") and start a new recomputation of every enterprise's
+ * state: the write does its first chunk (a district with fewer enterprises
+ * than a chunk is done when it commits) and leaves the rest to the backlog
+ * (visit_backlog_step; visit_backlog_notify is called). Audited as entity
+ * "visit_policy" with the generation of the pass.
+ */
 int visit_policy_create(struct db *db, void *arg, struct err *e);
 /* Change a policy (ERR_NOT_FOUND "id"); the same recomputation. */
 int visit_policy_update(struct db *db, void *arg, struct err *e);
@@ -132,17 +164,75 @@ int visit_policy_list(struct db *db, int64_t tenant_id,
 
 /*
  * Bring one enterprise's visit state up to date after its registration data
- * changed (status, key, tags, size class, industry, registration date) or
- * it was created (inside a write job; enterprise.c calls it).
+ * changed (status, key, tags, size class, industry, registration date), it
+ * was created or visited (inside a write job; enterprise.c calls it). It
+ * uses the policies as they are, so it is right also while a recomputation
+ * has not reached the enterprise yet.
  */
 int visit_state_refresh(struct db *db, int64_t tenant_id, int64_t enterprise_id,
 			struct err *e);
 /*
- * Recompute the policy and due date of every enterprise of the tenant
- * (after a policy change; inside a write job). Only rows that change are
- * written; *changed (may be NULL) gets their number.
+ * Recompute the policy and due date of every enterprise of the tenant now,
+ * in the caller's transaction (a new pass, run to its end: for the command
+ * line and tests; the server leaves it to the backlog). Only rows that
+ * change are written (an enterprise without a row gets one); *changed (may
+ * be NULL) gets their number.
  */
-int visit_state_recompute(struct db *db, int64_t tenant_id, int64_t *changed, struct err *e);
+int visit_state_recompute(struct db *db, int64_t tenant_id, int64_t now, int64_t *changed,
+			  struct err *e);
+
+/* ---- the backlog: long work done in chunks ---- */
+
+#define VISIT_SETTING_CHUNK "visits.recompute_chunk"     /* enterprises per chunk, at most */
+#define VISIT_CHUNK_BUDGET_MS 20  /* a chunk ends after this long (a loaded machine: fewer) */
+#define VISIT_SETTING_PAUSE "visits.recompute_pause_ms"  /* the runner's rest between chunks */
+
+/*
+ * A policy change and a campaign over many enterprises leave work that
+ * would hold the only writer for seconds on a large district: recomputing
+ * every enterprise's state (above) and resolving the campaign's targets
+ * (campaign.h). Both are done in chunks of at most visits.recompute_chunk
+ * enterprises and about VISIT_CHUNK_BUDGET_MS (whichever ends first), each
+ * chunk one write job that moves its cursor on in the same
+ * transaction, so other writes go between chunks, and a restart (or a kill)
+ * resumes after the last committed chunk; a chunk computes from the data as
+ * it is then, so none is ever applied twice or on stale input.
+ */
+struct visit_backlog_step {
+	const struct actor *who; /* audits the end of a pass or a resolution (NULL: nobody) */
+	int64_t tenant_id;
+	int64_t now;
+	int64_t limit;           /* enterprises in the chunk, at most; 0: the setting */
+	int64_t budget_ms;       /* it ends after this long; 0: VISIT_CHUNK_BUDGET_MS, < 0: never */
+	/* out */
+	bool did;                /* a chunk was done */
+	bool more;               /* work is left for another step */
+	int64_t processed;       /* enterprises the chunk went through */
+	int64_t ns;              /* how long the chunk took (monotonic ns, before the commit) */
+};
+/*
+ * One chunk of the tenant's backlog (a write job): the recomputation in
+ * progress first, else the oldest campaign being resolved. Nothing to do:
+ * did and more false, nothing written.
+ */
+int visit_backlog_step(struct db *db, void *arg, struct err *e);
+/* The tenant's whole backlog now, in the caller's transaction (demo, command line, tests). */
+int visit_backlog_run(struct db *db, const struct actor *who, int64_t tenant_id, int64_t now,
+		      struct err *e);
+/* Is any of the tenant's backlog left? */
+int visit_backlog_pending(struct db *db, int64_t tenant_id, bool *pending, struct err *e);
+/* The tenants with backlog left, by id, into a new array (caller frees; NULL when none). */
+int visit_backlog_tenants(struct db *db, int64_t **out, size_t *n, struct err *e);
+/*
+ * The server's runner asks to be told when a write leaves backlog: fn is
+ * called with the tenant from inside that write job, before it commits: the
+ * runner must look through a step job (queued after the write), not through
+ * a reader, which may not see the work yet. NULL stops the calls. One runner
+ * per process.
+ */
+void visit_backlog_set_notify(void (*fn)(void *ctx, int64_t tenant_id), void *ctx);
+/* Tell the runner (if any) that the tenant has backlog; for the writes that leave some. */
+void visit_backlog_notify(int64_t tenant_id);
 
 struct visit_state {
 	int64_t enterprise_id;
@@ -153,6 +243,8 @@ struct visit_state {
 	int64_t next_due_at;     /* 0 = no duty */
 	int64_t last_visit_id, last_visit_at; /* 0 = never */
 	int64_t visits;
+	bool pending;            /* a recomputation in progress has not reached it yet: policy
+				  * and due date may be those of the policies before the change */
 };
 
 /* The state of an enterprise the actor may see under scope (visit.read);

@@ -243,6 +243,7 @@ ROUTES = [
     ("GET", "/api/v1/visit-policies/{id}", "visit.read", MISSING, None, 404),
     ("PATCH", "/api/v1/visit-policies/{id}", "visit.plan", MISSING, {}, 404),
     ("DELETE", "/api/v1/visit-policies/{id}", "visit.plan", MISSING, None, 404),
+    ("GET", "/api/v1/visit-policies/recompute", "visit.read", None, None, 200),
     ("GET", "/api/v1/enterprises/{id}/visit-state", "visit.read", MISSING, None, 404),
     ("GET", "/api/v1/visit-tasks", "visit.read", None, None, 200),
     ("GET", "/api/v1/visit-tasks/workers", "visit.read", None, None, 200),

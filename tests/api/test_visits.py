@@ -86,6 +86,33 @@ def raw_request(client, method, path, body=b"", content_type="application/octet-
         conn.close()
 
 
+def assert_states_match_rule(tc, srv):
+    """Every enterprise's visit state is what the rule gives with the policies as they are."""
+    pols = srv.sql("SELECT id, interval_days, match_key, match_tag, match_size, "
+                   "match_section FROM visit_policies")
+    rows = srv.sql(
+        "SELECT e.id, e.status, e.is_key, e.tags, e.size_class, e.industry_section, "
+        "s.policy_id, s.next_due_at, s.anchor_day FROM enterprises e "
+        "JOIN visit_state s ON s.enterprise_id = e.id")
+    tc.assertEqual(len(rows), srv.sql("SELECT COUNT(*) FROM enterprises")[0][0])
+    for eid, status, is_key, tags, size, sec, pol, due, anchor in rows:
+        best = None
+        if status == "active":
+            for p in pols:
+                if p[2] is not None and p[2] != is_key:
+                    continue
+                if p[3] is not None and p[3] not in tags.split(","):
+                    continue
+                if p[4] is not None and p[4] != size:
+                    continue
+                if p[5] is not None and p[5] != sec:
+                    continue
+                if best is None or (p[1], p[0]) < (best[1], best[0]):
+                    best = p
+        tc.assertEqual(pol, best and best[0], eid)
+        tc.assertEqual(due, best and due_at(anchor, best[1]), eid)
+
+
 class Visits(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -231,29 +258,7 @@ class Visits(unittest.TestCase):
         self.assert_states_match_rule()
 
     def assert_states_match_rule(self):
-        pols = self.srv.sql("SELECT id, interval_days, match_key, match_tag, match_size, "
-                            "match_section FROM visit_policies")
-        rows = self.srv.sql(
-            "SELECT e.id, e.status, e.is_key, e.tags, e.size_class, e.industry_section, "
-            "s.policy_id, s.next_due_at, s.anchor_day FROM enterprises e "
-            "JOIN visit_state s ON s.enterprise_id = e.id")
-        self.assertEqual(len(rows), self.srv.sql("SELECT COUNT(*) FROM enterprises")[0][0])
-        for eid, status, is_key, tags, size, sec, pol, due, anchor in rows:
-            best = None
-            if status == "active":
-                for p in pols:
-                    if p[2] is not None and p[2] != is_key:
-                        continue
-                    if p[3] is not None and p[3] not in tags.split(","):
-                        continue
-                    if p[4] is not None and p[4] != size:
-                        continue
-                    if p[5] is not None and p[5] != sec:
-                        continue
-                    if best is None or (p[1], p[0]) < (best[1], best[0]):
-                        best = p
-            self.assertEqual(pol, best and best[0], eid)
-            self.assertEqual(due, best and due_at(anchor, best[1]), eid)
+        assert_states_match_rule(self, self.srv)
 
     def test_policy_refusals_name_the_field(self):
         cases = [
@@ -862,6 +867,188 @@ class Visits(unittest.TestCase):
             self.assertEqual((targets, visited), tuple(self.srv.sql(
                 "SELECT COUNT(*), COUNT(visit_id) FROM visit_campaign_targets "
                 "WHERE campaign_id = ?", (cid,))[0]))
+
+
+RECOMPUTE = POLICIES + "/recompute"
+CHUNK, PAUSE = "visits.recompute_chunk", "visits.recompute_pause_ms"
+
+
+def poll(fn, what, deadline=60.0):
+    """fn() until it returns something true, for at most `deadline` seconds."""
+    end = time.monotonic() + deadline
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("gave up waiting for " + what)
+        time.sleep(0.02)
+
+
+class Recompute(unittest.TestCase):
+    """A policy change or a campaign over a district larger than a chunk: the write answers at
+    once, the server does the rest in background chunks with the progress visible, reads show
+    each enterprise's old or new state (never a half-written one), a second change restarts the
+    pass, a SIGKILL loses nothing (the pass resumes after the last committed chunk), and the
+    end equals the rule applied to the final policies."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server.start()
+        cls.admin = cls.srv.login("admin")
+        cls.n = cls.srv.sql("SELECT COUNT(*) FROM enterprises")[0][0]
+        cls.ids = [r[0] for r in cls.srv.sql("SELECT id FROM enterprises ORDER BY id")]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def recompute(self):
+        r = self.admin.get(RECOMPUTE)
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def states(self):
+        return {eid: (pol, due) for eid, pol, due in self.srv.sql(
+            "SELECT enterprise_id, policy_id, next_due_at FROM visit_state")}
+
+    def test_policy_change_answers_at_once_and_the_pass_resumes_after_a_kill(self):
+        # ten enterprises a chunk, and a minute's rest between two: the pass stays midway
+        self.admin.put("/api/v1/settings", {CHUNK: 10, PAUSE: 60000})
+        before = self.states()
+        gen = self.recompute()["generation"]
+        r = self.admin.post(POLICIES, {"name": "规上企业每两月", "interval_days": 60,
+                                       "match": {"size_class": "large"}})
+        self.assertEqual(r.status, 201, r)
+        rc = r.json["recompute"]
+        self.assertEqual(rc["generation"], gen + 1)
+        self.assertTrue(rc["running"], rc)
+        self.assertEqual(rc["done"], 10)            # the write's own chunk
+        self.assertEqual(rc["next_enterprise_id"], self.ids[10])
+        self.assertEqual(rc["last_enterprise_id"], self.ids[-1])
+        self.assertTrue(0 < rc["progress"] < 1, rc)
+        self.assertIsNone(rc["finished_at"])
+        pid = r.json["id"]
+        # the server takes the next chunk at once, then rests: progress is visible
+        rc = poll(lambda: (lambda j: j if j["done"] == 20 else None)(self.recompute()),
+                  "the second chunk")
+        self.assertTrue(rc["running"])
+        self.assertEqual(rc["chunks"], 2)
+        self.assertEqual(self.admin.get(POLICIES).json["recompute"], rc)
+        # reads meanwhile: enterprises behind the pass have the new state, those ahead the
+        # old one, flagged; every state is whole
+        now = self.states()
+        for eid in self.ids:
+            st = self.admin.get("%s/%d/visit-state" % (ENT, eid)).json
+            ahead = eid >= rc["next_enterprise_id"]
+            self.assertEqual(st["recompute_pending"], ahead, eid)
+            if ahead:
+                self.assertEqual(now[eid], before[eid], eid)
+            self.assertEqual((st["policy"] and st["policy"]["id"], st["next_due_at"]), now[eid])
+        tasks = self.admin.get(TASKS + "?within_days=365&limit=200")
+        self.assertEqual(tasks.status, 200, tasks)
+        for t in tasks.json["items"]:
+            self.assertEqual((t["policy_id"], t["next_due_at"]), now[t["enterprise_id"]])
+
+        # a second change midway: a new pass from the first enterprise
+        r = self.admin.patch("%s/%d" % (POLICIES, pid), {"interval_days": 45})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["recompute"]["generation"], gen + 2)
+        self.assertEqual(r.json["recompute"]["done"], 10)
+        poll(lambda: self.recompute()["done"] == 20, "the new pass's second chunk")
+
+        # killed midway: the pass is where its last chunk committed
+        self.srv.kill9()
+        gen2, nxt, done, fin = self.srv.sql(
+            "SELECT generation, next_id, done, finished_at FROM visit_recompute")[0]
+        self.assertEqual((gen2, nxt, done, fin), (gen + 2, self.ids[20], 20, None))
+        self.srv.launch()
+        type(self).admin = self.admin = self.srv.login("admin")
+        # it resumes at start (one chunk, then the long rest); no rest: it runs to the end
+        poll(lambda: self.recompute()["done"] == 30, "the resumed pass")
+        self.admin.put("/api/v1/settings", {PAUSE: 0})
+        rc = poll(lambda: (lambda j: j if not j["running"] else None)(self.recompute()),
+                  "the end of the pass")
+        self.assertEqual(rc["generation"], gen + 2)
+        self.assertEqual(rc["done"], self.n)
+        self.assertEqual(rc["progress"], 1)
+        self.assertIsNone(rc["next_enterprise_id"])
+        self.assertIsNotNone(rc["finished_at"])
+        assert_states_match_rule(self, self.srv)
+        for eid in self.ids:
+            self.assertFalse(self.admin.get("%s/%d/visit-state" % (ENT, eid))
+                             .json["recompute_pending"])
+        self.assertEqual(self.srv.sql(
+            "SELECT COUNT(*) FROM audit_log WHERE entity = 'visit_recompute' AND "
+            "action = 'finish' AND entity_id = ?", (gen + 2,))[0][0], 1)
+        # deleting it: the same again, to the end
+        r = self.admin.delete("%s/%d" % (POLICIES, pid))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["recompute"]["generation"], gen + 3)
+        poll(lambda: not self.recompute()["running"], "the end of the pass")
+        assert_states_match_rule(self, self.srv)
+        self.assertIn("intact", run_cli("audit", "verify", "--db", self.srv.db).stdout)
+
+    def test_campaign_resolved_in_the_background(self):
+        self.admin.put("/api/v1/settings", {CHUNK: 10, PAUSE: 60000})
+        r = self.admin.post(CAMPAIGNS, {"name": "后台解析的走访", "starts_on": "2025-01-01",
+                                        "deadline_on": date_of(local_day(now_ms()) + 30),
+                                        "target": {"kind": "all"}})
+        self.assertEqual(r.status, 201, r)
+        cid = r.json["id"]
+        res = r.json["resolving"]
+        self.assertIsNotNone(res)
+        # the write's own chunk, and maybe already the server's first (then it rests)
+        self.assertIn(res["next_enterprise_id"], (self.ids[10], self.ids[20]))
+        self.assertTrue(0 < res["progress"] < 1, res)
+        active = self.srv.sql("SELECT COUNT(*) FROM enterprises WHERE status = 'active'")[0][0]
+        self.assertLess(r.json["progress"]["targets"], active)
+        c = poll(lambda: (lambda j: j if j["resolving"]["next_enterprise_id"] == self.ids[20]
+                          else None)(self.admin.get("%s/%d" % (CAMPAIGNS, cid)).json),
+                 "the server's first chunk")
+        self.assertEqual(c["progress"]["targets"], self.srv.sql(
+            "SELECT COUNT(*) FROM enterprises WHERE status = 'active' AND id < ?",
+            (self.ids[20],))[0][0])
+        self.admin.put("/api/v1/settings", {PAUSE: 0})
+        c = poll(lambda: (lambda j: j if j["resolving"] is None else None)(
+            self.admin.get("%s/%d" % (CAMPAIGNS, cid)).json), "the campaign's targets")
+        self.assertEqual(c["progress"]["targets"], active)
+        visited = self.srv.sql(
+            "SELECT COUNT(*) FROM visit_campaign_targets t WHERE t.campaign_id = ? AND "
+            "t.visit_id = (SELECT v.id FROM visits v WHERE v.enterprise_id = t.enterprise_id "
+            "AND v.visited_at >= ? AND v.visited_at <= ? ORDER BY v.visited_at, v.id LIMIT 1)",
+            (cid, c["starts_at"], c["deadline_at"]))[0][0]
+        self.assertEqual(c["progress"]["visited"], visited)
+        self.assertEqual(visited, self.srv.sql(
+            "SELECT COUNT(DISTINCT enterprise_id) FROM visits v JOIN enterprises e ON "
+            "e.id = v.enterprise_id WHERE e.status = 'active' AND v.visited_at >= ? AND "
+            "v.visited_at <= ?", (c["starts_at"], c["deadline_at"]))[0][0])
+        self.assertEqual(self.srv.sql(
+            "SELECT COUNT(*) FROM audit_log WHERE entity = 'visit_campaign' AND "
+            "action = 'resolve' AND entity_id = ?", (cid,))[0][0], 1)
+
+    def test_progress_permissions_and_bad_input(self):
+        for login, status in (("leader", 200), ("gridworker", 200), ("supervisor", 200),
+                              ("enterprise", 403), ("handler", 403)):
+            r = self.srv.login(login).get(RECOMPUTE)
+            self.assertEqual(r.status, status, (login, r))
+        assert_error(self, self.srv.client().get(RECOMPUTE), 401, "unauthenticated")
+        assert_error(self, self.admin.post(RECOMPUTE, {}), 405, "method_not_allowed")
+        assert_error(self, self.admin.patch(RECOMPUTE, {"interval_days": 3}), 404,
+                     "not_found", "id")  # the path of a policy whose id is no number
+        for key, value, status in ((CHUNK, 0, 422), (CHUNK, 100001, 422), (CHUNK, "many", 400),
+                                   (PAUSE, -1, 422), (PAUSE, 60001, 422), (PAUSE, 1.5, 400)):
+            self.refused(lambda: assert_error(
+                self, self.admin.put("/api/v1/settings", {key: value}), status,
+                "unprocessable" if status == 422 else "bad_request", key))
+        # only the planners change policies (and so start a pass)
+        assert_error(self, self.srv.login("gridworker").post(
+            POLICIES, {"name": "x", "interval_days": 7}), 403, "forbidden")
+
+    def refused(self, fn):
+        before = self.srv.counts()
+        fn()
+        self.assertEqual(before, self.srv.counts(), "a refused request wrote something")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
 #include "base/util.h"
 #include "core/campaign.h"
 #include "core/enterprise.h"
+#include "core/settings.h"
 #include "core/team.h"
 #include "core/visit.h"
 #include "core/workcal.h"
@@ -392,7 +393,7 @@ static void test_state_kept_by_every_write(void **state)
 	/* a recomputation with nothing changed writes nothing */
 	int64_t changed = -1;
 	assert_int_equal(db_begin(f->db, true, &e), 0);
-	assert_int_equal(visit_state_recompute(f->db, f->tenant, &changed, &e), 0);
+	assert_int_equal(visit_state_recompute(f->db, f->tenant, 5, &changed, &e), 0);
 	assert_int_equal(db_commit(f->db, &e), 0);
 	assert_int_equal(changed, 0);
 
@@ -416,6 +417,412 @@ static void test_state_kept_by_every_write(void **state)
 	assert_int_equal(v2.campaigns, 0);
 }
 
+/* ---- the recomputation in chunks, and campaigns resolved in chunks ---- */
+
+#define NENT 37
+#define NOW 1767225600000LL /* 2026-01-01 */
+
+static const char *const tagset[] = {"", "夜市", "专精特新", "夜市,专精特新"};
+static const char *const sizeset[] = {"", "large", "medium", "small", "micro"};
+static const char *const secset[] = {"", "C", "H", "F"};
+static const char *const statusset[] = {"active", "active", "moved_out", "active", "deregistered",
+					"active", "revoked"};
+
+/* NENT enterprises of every kind the policies look at; ids into ids[]. */
+static void add_market(struct fixture *f, int64_t *ids)
+{
+	for (int i = 0; i < NENT; i++) {
+		struct err e;
+		char code[24], name[32], reg[16];
+		snprintf(code, sizeof code, "91410103MA%07d1", 1000 + i);
+		snprintf(name, sizeof name, "市场主体%d", i);
+		snprintf(reg, sizeof reg, "202%d-0%d-1%d", 3 + i % 3, 1 + i % 9, i % 10);
+		struct enterprise_write w = {
+			.who = &f->admin, .tenant_id = f->tenant, .now = 1 + i,
+			.in = {.credit_code = code, .name = name, .set_key = true, .is_key = i % 4 == 0,
+			       .tags = tagset[i % 4], .size_class = sizeset[i % 5],
+			       .industry_section = secset[i % 4], .status = statusset[i % 7],
+			       .registered_on = i % 6 == 5 ? "" : reg, .override_check = true}};
+		if (run(f, enterprise_create, &w, &e))
+			fail_msg("enterprise_create %d: %s (%s)", i, e.message, e.field);
+		ids[i] = w.id;
+	}
+}
+
+struct setting_job {
+	const struct actor *who;
+	const char *key;
+	int64_t v;
+};
+
+static int set_fn(struct db *db, void *arg, struct err *e)
+{
+	struct setting_job *j = arg;
+	return settings_set_int(db, j->who, j->key, j->v, e);
+}
+
+static void set_chunk(struct fixture *f, int64_t n)
+{
+	struct err e;
+	struct setting_job j = {&f->admin, VISIT_SETTING_CHUNK, n};
+	assert_int_equal(run(f, set_fn, &j, &e), 0);
+}
+
+/* Every enterprise's stored state against the rules applied directly to the
+ * policies and enterprises as stored (what a full recomputation gives). */
+static void check_states(struct fixture *f)
+{
+	struct visit_policy ps[VISIT_POLICIES_MAX];
+	size_t n = 0, rows = 0;
+	struct db_stmt *st = NULL;
+	struct err e;
+	assert_int_equal(db_queryf(f->db, &st, &e,
+				   "SELECT id, interval_days, COALESCE(match_key, -1), match_tag, "
+				   "match_size, match_section FROM visit_policies WHERE tenant_id = $1",
+				   "i", f->tenant),
+			 0);
+	while (db_step(st, &e) == DB_ROW)
+		ps[n++] = pol(db_column_int64(st, 0), (int)db_column_int64(st, 1),
+			      (int)db_column_int64(st, 2), db_column_text(st, 3),
+			      db_column_text(st, 4), db_column_text(st, 5));
+	db_finalize(st);
+	assert_int_equal(db_queryf(f->db, &st, &e,
+				   "SELECT e.id, e.status, e.is_key, e.tags, e.size_class, "
+				   "e.industry_section, e.registered_on, e.created_at, "
+				   "COALESCE(s.last_visit_at, 0), s.anchor_day, COALESCE(s.policy_id, 0), "
+				   "COALESCE(s.interval_days, 0), COALESCE(s.next_due_at, 0), "
+				   "s.enterprise_id FROM enterprises e LEFT JOIN visit_state s ON "
+				   "s.tenant_id = e.tenant_id AND s.enterprise_id = e.id "
+				   "WHERE e.tenant_id = $1 ORDER BY e.id",
+				   "i", f->tenant),
+			 0);
+	while (db_step(st, &e) == DB_ROW) {
+		rows++;
+		struct visit_subject sub = {strcmp(db_column_text(st, 1), "active") == 0,
+					    db_column_int64(st, 2) != 0, db_column_text(st, 3),
+					    db_column_text(st, 4), db_column_text(st, 5)};
+		int64_t anchor = visit_anchor_day(db_column_int64(st, 8), db_column_text(st, 6),
+						  db_column_int64(st, 7));
+		const struct visit_policy *p = visit_policy_pick(ps, n, &sub);
+		if (db_column_is_null(st, 13))
+			fail_msg("enterprise %lld has no visit state", (long long)db_column_int64(st, 0));
+		if (db_column_int64(st, 9) != anchor || db_column_int64(st, 10) != (p ? p->id : 0) ||
+		    db_column_int64(st, 11) != (p ? p->interval_days : 0) ||
+		    db_column_int64(st, 12) != (p ? visit_due_at(anchor, p->interval_days) : 0))
+			fail_msg("enterprise %lld: policy %lld due %lld, want %lld due %lld",
+				 (long long)db_column_int64(st, 0), (long long)db_column_int64(st, 10),
+				 (long long)db_column_int64(st, 12), (long long)(p ? p->id : 0),
+				 (long long)(p ? visit_due_at(anchor, p->interval_days) : 0));
+	}
+	db_finalize(st);
+	assert_int_equal(rows, NENT);
+}
+
+/* Background steps (each in its own transaction, whole chunks) until nothing
+ * is left or max were done; returns how many did something. */
+static int steps(struct fixture *f, int64_t limit, int max)
+{
+	int n = 0;
+	while (n < max) {
+		struct err e;
+		struct visit_backlog_step s = {.who = NULL, .tenant_id = f->tenant, .now = NOW,
+					       .limit = limit, .budget_ms = -1};
+		assert_int_equal(run(f, visit_backlog_step, &s, &e), 0);
+		if (!s.did)
+			break;
+		n++;
+		if (!s.more)
+			break;
+	}
+	return n;
+}
+
+static void pass_of(struct fixture *f, struct visit_recompute *r)
+{
+	struct err e;
+	assert_int_equal(visit_recompute_get(f->db, f->tenant, r, &e), 0);
+}
+
+static void test_recompute_in_chunks_equals_full(void **state)
+{
+	struct fixture *f = *state;
+	struct err e;
+	struct visit_recompute r;
+	int64_t ids[NENT];
+	add_market(f, ids);
+	pass_of(f, &r);
+	assert_int_equal(r.generation, 0); /* never */
+	assert_false(r.running);
+
+	struct visit_policy_write all = {.who = &f->admin, .tenant_id = f->tenant, .now = 2,
+					 .in = {.name = "全部", .set_interval = true,
+						.interval_days = 90}};
+	struct visit_policy_write tag = {.who = &f->admin, .tenant_id = f->tenant, .now = 2,
+					 .in = {.name = "夜市", .set_interval = true,
+						.interval_days = 20, .set_match = true,
+						.match_key = 0, .match_tag = "夜市"}};
+	static const int64_t sizes[] = {1, 2, 7, 1000};
+	for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+		set_chunk(f, sizes[k]);
+		/* each round changes the policies so that states do change */
+		if (k == 0) {
+			assert_int_equal(run(f, visit_policy_create, &all, &e), 0);
+		} else if (k == 1) {
+			assert_int_equal(run(f, visit_policy_create, &tag, &e), 0);
+		} else {
+			struct visit_policy_write u = {.who = &f->admin, .tenant_id = f->tenant,
+						       .id = k == 2 ? all.id : tag.id, .now = 3,
+						       .in = {.set_interval = true,
+							      .interval_days = 10 + (int64_t)k}};
+			assert_int_equal(run(f, visit_policy_update, &u, &e), 0);
+		}
+		pass_of(f, &r);
+		assert_int_equal(r.generation, (int64_t)k + 1);
+		assert_int_equal(r.running, sizes[k] < NENT);
+		int n = steps(f, 0, 1000); /* the chunks of the setting */
+		pass_of(f, &r);
+		assert_false(r.running);
+		assert_int_equal(r.done, NENT);
+		assert_int_equal(r.next_id, ids[NENT - 1] + 1);
+		assert_int_equal(visit_recompute_progress(&r), 1.0);
+		if (sizes[k] < 16) { /* the write's own chunk is never cut by the clock */
+			assert_int_equal(r.chunks, NENT / sizes[k] + 1);
+			assert_int_equal(n, r.chunks - 1);
+		}
+		check_states(f);
+	}
+	/* a finished pass done in the background is audited once; within the write: not */
+	int64_t audited = 0;
+	assert_int_equal(db_query_i64(f->db, &audited, &e,
+				      "SELECT COUNT(*) FROM audit_log WHERE entity = 'visit_recompute'",
+				      ""),
+			 0);
+	assert_int_equal(audited, 3);
+	/* a new name alone starts no pass */
+	struct visit_policy_write rename = {.who = &f->admin, .tenant_id = f->tenant, .id = tag.id,
+					    .now = 4, .in = {.name = "夜市经营"}};
+	assert_int_equal(run(f, visit_policy_update, &rename, &e), 0);
+	assert_int_equal(rename.recompute.generation, 4);
+	assert_false(rename.recompute.running);
+	/* visit_state_recompute: the whole pass at once, nothing to change */
+	int64_t changed = -1;
+	assert_int_equal(db_begin(f->db, true, &e), 0);
+	assert_int_equal(visit_state_recompute(f->db, f->tenant, 5, &changed, &e), 0);
+	assert_int_equal(db_commit(f->db, &e), 0);
+	assert_int_equal(changed, 0);
+	check_states(f);
+}
+
+static void reopen(struct fixture *f)
+{
+	struct err e;
+	db_close(f->db);
+	assert_int_equal(db_open(f->path, 0, &f->db, &e), 0);
+}
+
+static void test_recompute_interrupted_resumed_and_restarted(void **state)
+{
+	struct fixture *f = *state;
+	struct err e;
+	struct visit_recompute r;
+	struct visit_state vs;
+	int64_t ids[NENT];
+	add_market(f, ids);
+	set_chunk(f, 5);
+	struct visit_policy_write all = {.who = &f->admin, .tenant_id = f->tenant, .now = 2,
+					 .in = {.name = "全部", .set_interval = true,
+						.interval_days = 90}};
+	assert_int_equal(run(f, visit_policy_create, &all, &e), 0);
+	assert_true(all.recompute.running);
+	assert_int_equal(all.recompute.done, 5);
+	assert_int_equal(all.recompute.last_id, ids[NENT - 1]);
+	assert_int_equal(steps(f, 0, 2), 2);
+	pass_of(f, &r);
+	assert_int_equal(r.done, 15);
+	assert_int_equal(r.next_id, ids[15]);
+	assert_true(visit_recompute_progress(&r) > 0 && visit_recompute_progress(&r) < 1);
+
+	/* meanwhile: the enterprises done have the new policy, the others the old
+	 * state, flagged as pending */
+	state_of(f, ids[0], &vs);
+	assert_int_equal(vs.policy_id, all.id);
+	assert_false(vs.pending);
+	state_of(f, ids[15], &vs);
+	assert_int_equal(vs.policy_id, 0);
+	assert_true(vs.pending);
+
+	/* a chunk whose transaction never commits (a kill) moves nothing */
+	struct visit_backlog_step lost = {.tenant_id = f->tenant, .now = NOW, .budget_ms = -1};
+	assert_int_equal(db_begin(f->db, true, &e), 0);
+	assert_int_equal(visit_backlog_step(f->db, &lost, &e), 0);
+	assert_true(lost.did && lost.more);
+	db_rollback(f->db);
+	reopen(f); /* a restart: the pass is where the last commit left it */
+	pass_of(f, &r);
+	assert_int_equal(r.next_id, ids[15]);
+	assert_int_equal(r.done, 15);
+
+	/* a registry change and a visit ahead of the pass apply the policies as
+	 * they are at once */
+	struct enterprise_write u = {.who = &f->admin, .tenant_id = f->tenant, .id = ids[30],
+				     .now = 3, .in = {.status = "active"}};
+	assert_int_equal(run(f, enterprise_update, &u, &e), 0);
+	state_of(f, ids[30], &vs);
+	assert_int_equal(vs.policy_id, all.id);
+	struct visit_write v = {.who = &f->worker, .scope = SCOPE_ALL, .tenant_id = f->tenant,
+				.now = NOW, .in = {.enterprise_id = ids[33], .visited_at = NOW - DAY,
+						   .summary = "走访"}};
+	assert_int_equal(run(f, visit_record, &v, &e), 0);
+	state_of(f, ids[33], &vs);
+	assert_int_equal(vs.next_due_at, visit_due_at(workcal_local_day(NOW - DAY), 90));
+
+	/* a second change midway: the pass starts again from the first enterprise */
+	assert_int_equal(steps(f, 0, 1), 1);
+	struct visit_policy_write key = {.who = &f->admin, .tenant_id = f->tenant, .now = 4,
+					 .in = {.name = "重点", .set_interval = true,
+						.interval_days = 30, .set_match = true,
+						.match_key = 1}};
+	assert_int_equal(run(f, visit_policy_create, &key, &e), 0);
+	assert_int_equal(key.recompute.generation, 2);
+	assert_int_equal(key.recompute.done, 5);
+	assert_int_equal(key.recompute.next_id, ids[5]);
+	struct visit_policy_write upd = {.who = &f->admin, .tenant_id = f->tenant, .id = all.id,
+					 .now = 5, .in = {.set_interval = true, .interval_days = 60}};
+	assert_int_equal(steps(f, 0, 3), 3);
+	assert_int_equal(run(f, visit_policy_update, &upd, &e), 0);
+	assert_int_equal(upd.recompute.generation, 3);
+	reopen(f);
+	assert_int_equal(steps(f, 3, 1000), 32 / 3 + 1); /* 32 left (the change did 5), in threes */
+	check_states(f);
+	struct visit_policy_write del = {.who = &f->admin, .tenant_id = f->tenant, .id = key.id,
+					 .now = 6};
+	assert_int_equal(run(f, visit_policy_delete, &del, &e), 0);
+	steps(f, 0, 1000);
+	check_states(f);
+}
+
+/* The campaign's targets against a direct count: the active enterprises the
+ * definition selects, visited by their earliest visit in the window. */
+static void check_campaign(struct fixture *f, int64_t id, const char *where)
+{
+	struct err e;
+	struct campaign c;
+	char sql[512];
+	int64_t want = 0, targets = 0, visited = 0, wrong = 0;
+	assert_int_equal(campaign_get(f->db, f->tenant, id, &c, &e), 0);
+	assert_false(c.resolving);
+	snprintf(sql, sizeof sql,
+		 "SELECT COUNT(*) FROM enterprises e WHERE e.tenant_id = $1 AND "
+		 "e.status = 'active' AND %s",
+		 where);
+	assert_int_equal(db_query_i64(f->db, &want, &e, sql, "i", f->tenant), 0);
+	assert_int_equal(db_query_i64(f->db, &targets, &e,
+				      "SELECT COUNT(*) FROM visit_campaign_targets WHERE tenant_id = $1 "
+				      "AND campaign_id = $2",
+				      "ii", f->tenant, id),
+			 0);
+	assert_int_equal(db_query_i64(f->db, &visited, &e,
+				      "SELECT COUNT(*) FROM visit_campaign_targets WHERE tenant_id = $1 "
+				      "AND campaign_id = $2 AND visit_id IS NOT NULL",
+				      "ii", f->tenant, id),
+			 0);
+	/* each visited target names the earliest visit in the window; the others have none */
+	assert_int_equal(db_query_i64(f->db, &wrong, &e,
+				      "SELECT COUNT(*) FROM visit_campaign_targets t JOIN "
+				      "visit_campaigns c ON c.id = t.campaign_id WHERE t.tenant_id = $1 "
+				      "AND t.campaign_id = $2 AND COALESCE(t.visit_id, 0) <> COALESCE(("
+				      "SELECT v.id FROM visits v WHERE v.tenant_id = t.tenant_id AND "
+				      "v.enterprise_id = t.enterprise_id AND v.visited_at >= c.starts_at "
+				      "AND v.visited_at <= c.deadline_at ORDER BY v.visited_at, v.id "
+				      "LIMIT 1), 0)",
+				      "ii", f->tenant, id),
+			 0);
+	assert_int_equal(wrong, 0);
+	assert_int_equal(targets, want);
+	assert_int_equal(c.targets, targets);
+	assert_int_equal(c.visited, visited);
+	campaign_release(&c);
+}
+
+static void test_campaign_resolved_in_chunks(void **state)
+{
+	struct fixture *f = *state;
+	struct err e;
+	int64_t ids[NENT];
+	add_market(f, ids);
+	set_chunk(f, 4);
+	/* a visit before the campaign, in its window */
+	struct visit_write v = {.who = &f->worker, .scope = SCOPE_ALL, .tenant_id = f->tenant,
+				.now = NOW, .in = {.enterprise_id = ids[1], .visited_at = NOW - 3 * DAY,
+						   .summary = "走访"}};
+	assert_int_equal(run(f, visit_record, &v, &e), 0);
+	struct campaign_create c = {.who = &f->admin, .tenant_id = f->tenant, .now = NOW - 5 * DAY,
+				    .in = {.name = "大走访", .starts_on = "2025-12-01",
+					   .deadline_on = "2026-02-28", .kind = CT_ALL}};
+	assert_int_equal(run(f, campaign_create, &c, &e), 0);
+	assert_true(c.resolving);
+	assert_int_equal(c.targets, 3); /* the first four: 0, 1, 3 are active */
+	assert_int_equal(c.visited, 1);
+	struct campaign got;
+	assert_int_equal(campaign_get(f->db, f->tenant, c.id, &got, &e), 0);
+	assert_true(got.resolving);
+	assert_int_equal(got.resolve_next, ids[4]);
+	assert_true(campaign_resolve_progress(&got) > 0 && campaign_resolve_progress(&got) < 1);
+	campaign_release(&got);
+	/* the other kinds wait for it (the oldest first) */
+	struct campaign_create k = {.who = &f->admin, .tenant_id = f->tenant, .now = NOW - 5 * DAY,
+				    .in = {.name = "重点走访", .starts_on = "2025-12-01",
+					   .deadline_on = "2026-02-28", .kind = CT_KEY}};
+	struct campaign_create t = {.who = &f->admin, .tenant_id = f->tenant, .now = NOW - 5 * DAY,
+				    .in = {.name = "夜市走访", .starts_on = "2025-12-01",
+					   .deadline_on = "2026-02-28", .kind = CT_TAG,
+					   .tag = "夜市"}};
+	assert_int_equal(run(f, campaign_create, &k, &e), 0);
+	assert_int_equal(run(f, campaign_create, &t, &e), 0);
+	/* visits while it resolves: behind the cursor (counted by the visit) and
+	 * ahead of it (counted when its chunk comes), each once */
+	assert_int_equal(steps(f, 0, 2), 2);
+	v.in.enterprise_id = ids[3];
+	v.in.visited_at = NOW - 2 * DAY;
+	assert_int_equal(run(f, visit_record, &v, &e), 0);
+	assert_int_equal(v.campaigns, 2); /* all and 夜市: both did ids[0..3] when created */
+	v.in.enterprise_id = ids[35];
+	assert_int_equal(run(f, visit_record, &v, &e), 0);
+	assert_int_equal(v.campaigns, 0);
+	v.in.enterprise_id = ids[1]; /* a later visit does not replace the first */
+	v.in.visited_at = NOW - DAY;
+	assert_int_equal(run(f, visit_record, &v, &e), 0);
+	reopen(f); /* a restart midway */
+	steps(f, 0, 1000);
+	check_campaign(f, c.id, "1 = 1");
+	check_campaign(f, k.id, "e.is_key = 1");
+	check_campaign(f, t.id, "e.id IN (SELECT enterprise_id FROM enterprise_tags WHERE "
+				"tag = '夜市')");
+	int64_t audited = 0;
+	assert_int_equal(db_query_i64(f->db, &audited, &e,
+				      "SELECT COUNT(*) FROM audit_log WHERE entity = 'visit_campaign' "
+				      "AND action = 'resolve'",
+				      ""),
+			 0);
+	assert_int_equal(audited, 3);
+	/* a list of enterprises is resolved at once; a definition matching no
+	 * active enterprise is refused before anything is written */
+	int64_t list[] = {ids[0], ids[3], ids[0]};
+	struct campaign_create l = {.who = &f->admin, .tenant_id = f->tenant, .now = NOW,
+				    .in = {.name = "名单走访", .starts_on = "2025-12-01",
+					   .deadline_on = "2026-02-28",
+					   .kind = CT_ENTERPRISES, .ids = list, .nids = 3}};
+	assert_int_equal(run(f, campaign_create, &l, &e), 0);
+	assert_false(l.resolving);
+	assert_int_equal(l.targets, 2);
+	assert_int_equal(l.visited, 1);
+	struct campaign_create none = {.who = &f->admin, .tenant_id = f->tenant, .now = NOW,
+				       .in = {.name = "无", .deadline_on = "2026-02-28",
+					      .kind = CT_TAG, .tag = "没有这个标签"}};
+	assert_int_equal(run(f, campaign_create, &none, &e), ERR_UNPROCESSABLE);
+	assert_string_equal(e.field, "target");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +831,10 @@ int main(void)
 		cmocka_unit_test(test_visit_validate),
 		cmocka_unit_test(test_policy_and_campaign_validate),
 		cmocka_unit_test_setup_teardown(test_state_kept_by_every_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recompute_in_chunks_equals_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recompute_interrupted_resumed_and_restarted, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_campaign_resolved_in_chunks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

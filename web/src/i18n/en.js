@@ -170,6 +170,7 @@ export default {
   },
   camp: {
     hint: 'Visit campaigns such as 千企万户大走访: target enterprises, a deadline, progress by grid and worker', create: 'New campaign', none: 'No campaigns',
+    resolving: 'Listing the target enterprises in the background ({p}% done); the targets grow meanwhile',
     until: 'until {d}', progressText: 'Your grid: {targets} targets, {visited} visited, {remaining} left ({percent}%)',
     status: { upcoming: 'Upcoming', running: 'Running', ended: 'Ended' }, targets: 'Targets', visited: 'Visited', remaining: 'Not visited',
     percent: 'Done', byGrid: 'By grid', byWorker: 'By worker', notVisited: 'Not yet visited', unplaced: '{n} targets are in no grid',
@@ -180,10 +181,13 @@ export default {
   vplan: {
     hint: 'The visit schedule: which enterprises must be visited how often; the strictest matching policy applies', add: 'New policy', policies: 'Visit policies',
     none: 'No visit policy yet', interval: 'Interval', intervalDays: 'Interval (days)', match: 'Applies to', applies: 'Enterprises now',
-    strictest: 'An enterprise matching several policies takes the one with the fewest days; every due date is recomputed on a change.',
+    strictest: 'An enterprise matching several policies takes the one with the fewest days; after a change every due date is recomputed in the background.',
     workers: "Grid workers' duty", workersHint: 'Enterprises each worker serves, overdue and due soon', withDuty: 'With a duty', due14: 'Due in 14 days',
     isKey: 'Key enterprises', keyOnly: 'Key only', nonKey: 'Non-key only', section: 'Industry section', tag: 'Tag', everyEnt: 'Every active enterprise',
     sectionX: 'Section {s}', tagX: 'Tag "{s}"', recomputed: 'Saved; {n} enterprises updated', delConfirm: 'Delete the policy "{name}"?',
+    savedRecomputing: 'Saved; the due dates are being recomputed in the background',
+    recomputing: 'Recomputing the due dates in the background: {p}% done ({n} enterprises)',
+    recomputingHint: 'Enterprises not reached yet show the due date of the policies before the change; other work goes on meanwhile.',
   },
   dash: {
     heatHint: 'Darker means more (at most {n}); click a grid for its requests', presetYear: 'This year', preset90: 'Last 90 days', presetMonth: 'This month', weights: 'Weights {response}/{resolution}/{satisfaction}',

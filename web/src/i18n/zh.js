@@ -170,6 +170,7 @@ export default {
   },
   camp: {
     hint: '千企万户大走访等专项走访活动：目标企业、截止日期、按网格和网格员的进度', create: '发起走访活动', none: '暂无走访活动',
+    resolving: '正在后台生成目标企业名单（已完成 {p}%），目标数随之增加',
     until: '截止 {d}', progressText: '本网格目标 {targets} 家，已走访 {visited} 家，还剩 {remaining} 家（{percent}%）',
     status: { upcoming: '未开始', running: '进行中', ended: '已结束' }, targets: '目标企业', visited: '已走访', remaining: '未走访',
     percent: '完成率', byGrid: '按网格', byWorker: '按网格员', notVisited: '未走访企业', unplaced: '{n} 家目标企业不在任何网格',
@@ -180,10 +181,13 @@ export default {
   vplan: {
     hint: '走访服务制度：哪些企业多久至少走访一次；企业适用最严格（间隔最短）的一条', add: '新增走访策略', policies: '走访策略',
     none: '尚未设置走访策略', interval: '走访周期', intervalDays: '走访周期（天）', match: '适用企业', applies: '当前适用企业',
-    strictest: '同一企业符合多条策略时，取间隔天数最少的一条；修改策略后立即重算每家企业的下次到期日。',
+    strictest: '同一企业符合多条策略时，取间隔天数最少的一条；修改策略后，系统在后台分批重算每家企业的下次到期日。',
     workers: '网格员走访任务', workersHint: '各网格员负责的企业、逾期与近期到期数量', withDuty: '有走访要求', due14: '14 天内到期',
     isKey: '重点企业', keyOnly: '仅重点企业', nonKey: '非重点企业', section: '行业门类', tag: '企业标签', everyEnt: '全部存续企业',
     sectionX: '行业门类 {s}', tagX: '标签“{s}”', recomputed: '已保存，{n} 家企业的走访要求已更新', delConfirm: '删除走访策略“{name}”？',
+    savedRecomputing: '已保存，正在后台重算各企业的走访到期日',
+    recomputing: '正在后台重算走访到期日：已完成 {p}%（{n} 家企业）',
+    recomputingHint: '尚未重算到的企业暂按修改前的规则显示到期日；重算期间不影响其他业务办理。',
   },
   dash: {
     heatHint: '颜色越深问题越多（最多 {n} 件）；点击网格查看诉求', presetYear: '本年', preset90: '近90天', presetMonth: '本月', weights: '权重 响应{response}·解决{resolution}·满意{satisfaction}',
