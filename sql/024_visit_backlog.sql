@@ -1,4 +1,4 @@
--- 023 the visit system's long work in chunks. A policy change used to
+-- 024 the visit system's long work in chunks. A policy change used to
 -- recompute every enterprise's visit state, and a campaign to resolve every
 -- target, in the one write job of the change: seconds of the only writer on a
 -- million enterprises. Now the change commits at once with a note of what is
