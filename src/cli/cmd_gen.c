@@ -135,6 +135,11 @@ static int64_t pick(struct demo_rng *r, int64_t lo, int64_t hi)
 	return lo + (int64_t)demo_rng_below(r, (uint64_t)(hi - lo + 1));
 }
 
+#define LOAD_CACHE "PRAGMA cache_size=-1048576"
+/* While building indexes: a cache the size of a sorter's run, so that SQLite's sorter cuts
+ * the keys into runs that its helper threads sort and merge (PRAGMA threads). */
+#define SORT_CACHE "PRAGMA cache_size=-65536"
+
 /*
  * While loading, a connection writes without a journal, without syncing and
  * without checking the CHECK constraints (every value is one of the lists
@@ -144,7 +149,7 @@ static int64_t pick(struct demo_rng *r, int64_t lo, int64_t hi)
  */
 #define LOAD_PRAGMAS                                                                   \
 	"PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; " \
-	"PRAGMA cache_size=-1048576; PRAGMA foreign_keys=OFF; "                           \
+	LOAD_CACHE "; PRAGMA foreign_keys=OFF; "                                           \
 	"PRAGMA ignore_check_constraints=ON; PRAGMA threads=2"
 
 #define SIDE_SUFFIX "-gen-requests"
@@ -1286,10 +1291,7 @@ static void *consume_side(void *arg)
 	if (!c->rc) { /* the indexes, while the other connection still writes */
 		/* a cache the size of a sorter's run: the sort is cut into runs that helper
 		 * threads sort and merge (PRAGMA threads) once the other core is free */
-		const char *sz = getenv("YQ_GEN_SORT_CACHE");
-		char q[64];
-		snprintf(q, sizeof q, "PRAGMA cache_size=-%s", sz ? sz : "65536");
-		int rc = db_exec(c->db, q, &c->e);
+		int rc = db_exec(c->db, SORT_CACHE, &c->e);
 		if (!rc)
 			rc = db_indexes_restore(c->db, &c->aside, &c->e);
 		if (!rc)
@@ -1361,7 +1363,9 @@ static int gen_requests(const struct gen *g, struct db *db, struct world *w, int
 	int64_t t_timeline = mono_ns(), cpu_ents = thread_cpu_ns();
 	/* then the enterprises on this connection, while the side builds its indexes */
 	if (!main_c.rc) {
-		if (!g->split && (rc = db_indexes_restore(db, &main_c.aside, e)))
+		if (!g->split && ((rc = db_exec(db, SORT_CACHE, e)) ||
+				  (rc = db_indexes_restore(db, &main_c.aside, e)) ||
+				  (rc = db_exec(db, LOAD_CACHE, e))))
 			db_rollback(db);
 		else if ((rc = db_commit(db, e)))
 			db_rollback(db);
