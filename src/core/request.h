@@ -276,34 +276,6 @@ int request_events(struct db *db, int64_t tenant_id, int64_t id,
 		   int (*each)(const struct request_event *ev, void *ctx), void *ctx,
 		   struct err *e);
 
-/*
- * Bulk loading of history (`yiqiban gen`, or a migration from another
- * system): requests inserted exactly as given — every column, their states,
- * times and deadlines — with their timelines and applications, and added to
- * the rate counters; no validation, no audit rows, no webhooks. Rows are
- * written by multi-row INSERTs (db_bulk) with ids the loader assigns: it must
- * be the only writer of requests while it runs. The indexes of the requests
- * and their events are set aside while it loads and built again by
- * request_loader_close. The caller makes each request consistent (a row the
- * state machine could have produced). The counters are deferred on a
- * connection that defers (db_defer_enable) and summed per key. Flush before
- * every COMMIT; close in the last transaction.
- */
-struct request_application;
-struct request_loader;
-/* Inside a transaction. */
-int request_loader_open(struct db *db, struct request_loader **out, struct err *e);
-/* Queue r (r->id gets its id) with its events (oldest first) and applications. */
-int request_loader_add(struct request_loader *l, struct request *r,
-		       const struct request_event *ev, size_t nev,
-		       const struct request_application *apps, size_t napps, struct err *e);
-int request_loader_flush(struct request_loader *l, struct err *e);
-/* Flush, build the indexes again (inside a transaction) and free. */
-int request_loader_close(struct request_loader *l, struct err *e);
-/* Free after a failure: what was not flushed is dropped, the indexes are not built again
- * (the load is to be thrown away). NULL is a no-op. */
-void request_loader_free(struct request_loader *l);
-
 /* An extension or return application (request_applications). */
 struct request_application {
 	int64_t id, applicant_id, applied_at, decided_by, decided_at;

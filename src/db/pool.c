@@ -218,7 +218,6 @@ wake:
 		if (jobs[i] && jobs[i]->waiter) {
 			/* The coroutine cannot run before wake(): the job is still there. */
 			const struct db_waiter *w = jobs[i]->waiter;
-			jobs[i]->done = true;
 			jobs[i] = NULL;
 			w->wake(w->ctx);
 		}
