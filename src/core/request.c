@@ -583,13 +583,13 @@ static int next_number(struct db *db, int64_t tenant, int64_t now, char out[24],
 	return 0;
 }
 
+/* An event and its audit row; d: the event's data as JSON text with sorted keys, or NULL. */
 static int add_event(struct db *db, const struct actor *who, int64_t tenant, int64_t req,
 		     int64_t now, const char *action, enum req_state from, enum req_state to,
-		     const char *pub, const char *internal, json_t *data, int64_t *event_id,
+		     const char *pub, const char *internal, const char *d, int64_t *event_id,
 		     struct err *e)
 {
 	struct db_stmt *st = NULL;
-	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	const char *name = who && who->user_id ? (who->display_name[0] ? who->display_name : who->login)
 					       : "数字员工";
 	int rc = db_queryf(db, &st, e,
@@ -626,7 +626,6 @@ static int add_event(struct db *db, const struct actor *who, int64_t tenant, int
 							  sum.p, e);
 		buf_release(&sum);
 	}
-	free(d);
 	return rc;
 }
 
@@ -754,43 +753,29 @@ int request_create(struct db *db, void *arg, struct err *e)
 		}
 		snprintf(title, sizeof title, "%.*s", (int)k, p);
 	}
-	struct db_args a = {0};
-	struct buf sql;
-	buf_init(&sql, 0);
-	buf_addf(&sql,
-		 "INSERT INTO requests (tenant_id, number, channel, req_type, category_id, "
-		 "enterprise_id, contact_name, contact_phone, title, content, address, lat, lon, "
-		 "grid_id, urgency, state, created_by, received_at, created_at, updated_at) VALUES "
-		 "($%d, $%d, $%d, $%d, ",
-		 db_args_int(&a, c->tenant_id), db_args_text(&a, c->number),
-		 db_args_text(&a, in->channel), db_args_text(&a, in->req_type));
-	if (in->category_id)
-		buf_addf(&sql, "$%d, ", db_args_int(&a, in->category_id));
-	else
-		buf_adds(&sql, "NULL, ");
-	if (in->enterprise_id)
-		buf_addf(&sql, "$%d, ", db_args_int(&a, in->enterprise_id));
-	else
-		buf_adds(&sql, "NULL, ");
-	buf_addf(&sql, "$%d, $%d, $%d, $%d, $%d, ",
-		 db_args_text(&a, in->contact_name ? in->contact_name : ""),
-		 db_args_text(&a, in->contact_phone ? in->contact_phone : ""),
-		 db_args_text(&a, title), db_args_text(&a, in->content),
-		 db_args_text(&a, in->address ? in->address : ""));
+	/* 'I': 0 stores NULL (no category, enterprise or grid) */
+#define INSERT_REQUEST(lat, lon)                                                              \
+	"INSERT INTO requests (tenant_id, number, channel, req_type, category_id, "           \
+	"enterprise_id, contact_name, contact_phone, title, content, address, grid_id, "      \
+	"urgency, state, created_by, received_at, created_at, updated_at, lat, lon) VALUES "  \
+	"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'received', $14, $15, "     \
+	"$15, $15, " lat ", " lon ") RETURNING id"
+	const char *urgency = in->urgency ? in->urgency : "normal";
+	int64_t by = c->who ? c->who->user_id : 0;
 	if (in->set_location)
-		buf_addf(&sql, "$%d, $%d, ", db_args_double(&a, in->lat), db_args_double(&a, in->lon));
+		rc = db_queryf(db, &st, e, INSERT_REQUEST("$16", "$17"), "ittt" "IIttttt" "Itii" "dd",
+			       c->tenant_id, c->number, in->channel, in->req_type, in->category_id,
+			       in->enterprise_id, in->contact_name ? in->contact_name : "",
+			       in->contact_phone ? in->contact_phone : "", title, in->content,
+			       in->address ? in->address : "", grid, urgency, by, c->now, in->lat,
+			       in->lon);
 	else
-		buf_adds(&sql, "NULL, NULL, ");
-	if (grid)
-		buf_addf(&sql, "$%d, ", db_args_int(&a, grid));
-	else
-		buf_adds(&sql, "NULL, ");
-	buf_addf(&sql, "$%d, 'received', $%d, $%d, $%d, $%d) RETURNING id",
-		 db_args_text(&a, in->urgency ? in->urgency : "normal"),
-		 db_args_int(&a, c->who ? c->who->user_id : 0), db_args_int(&a, c->now),
-		 db_args_int(&a, c->now), db_args_int(&a, c->now));
-	rc = db_query_args(db, &st, e, sql.p, &a);
-	buf_release(&sql);
+		rc = db_queryf(db, &st, e, INSERT_REQUEST("NULL", "NULL"), "ittt" "IIttttt" "Itii",
+			       c->tenant_id, c->number, in->channel, in->req_type, in->category_id,
+			       in->enterprise_id, in->contact_name ? in->contact_name : "",
+			       in->contact_phone ? in->contact_phone : "", title, in->content,
+			       in->address ? in->address : "", grid, urgency, by, c->now);
+#undef INSERT_REQUEST
 	if (rc)
 		return rc;
 	rc = db_step(st, e);
@@ -799,11 +784,19 @@ int request_create(struct db *db, void *arg, struct err *e)
 	db_finalize(st);
 	if (rc < 0)
 		return rc;
-	json_t *data = json_pack("{s:s,s:s,s:s}", "number", c->number, "channel", in->channel,
-				 "type", in->req_type);
-	rc = add_event(db, c->who, c->tenant_id, c->id, c->now, "submit", RS__COUNT, RS_RECEIVED,
-		       "诉求已受理", NULL, data, NULL, e);
-	json_decref(data);
+	struct buf data;
+	struct jsonw w;
+	buf_init(&data, 0);
+	jsonw_init(&w, &data, 17);
+	jsonw_object(&w); /* sorted keys */
+	jsonw_kstr(&w, "channel", in->channel);
+	jsonw_kstr(&w, "number", c->number);
+	jsonw_kstr(&w, "type", in->req_type);
+	jsonw_end(&w);
+	rc = jsonw_finish(&w) ? err_set(e, ERR_INTERNAL, NULL, "内部错误", "event data")
+			      : add_event(db, c->who, c->tenant_id, c->id, c->now, "submit",
+					  RS__COUNT, RS_RECEIVED, "诉求已受理", NULL, data.p, NULL, e);
+	buf_release(&data);
 	if (!rc) {
 		created_row(c, title, grid, n);
 		rc = request_stats_apply(db, NULL, n, e); /* the live rates' counters */
@@ -1410,8 +1403,10 @@ int request_act(struct db *db, void *arg, struct err *e)
 	rc = save(db, &r, &n, s->now, e);
 	if (rc)
 		goto out;
+	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	rc = add_event(db, s->who, s->tenant_id, r.id, s->now, req_action_name(s->action), r.state,
-		       n.state, pub, internal, data, &s->event_id, e);
+		       n.state, pub, internal, d, &s->event_id, e);
+	free(d);
 	if (!rc)
 		rc = request_stats_apply(db, &r, &n, e); /* the live rates' counters */
 	if (!rc) /* webhooks hear of it in this same transaction */
