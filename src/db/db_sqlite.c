@@ -983,7 +983,11 @@ static int sq_commit_log(struct db *db, char *path, size_t n)
 	const char *wal = main && *main ? sqlite3_filename_wal(main) : NULL;
 	if (!wal || !*wal || strlen(wal) >= n)
 		return -1;
-	if (sqlite3_exec(d->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+	/* A checkpoint now syncs the WAL and the database (and the next write the WAL's new
+	 * header): ten times fewer of them than the default 1,000 pages, and each copies a
+	 * hot page (an index's last leaf, a counter row) once for ten times as many commits. */
+	if (sqlite3_exec(d->h, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000", NULL,
+			 NULL, NULL) != SQLITE_OK)
 		return -1;
 	memcpy(path, wal, strlen(wal) + 1);
 	return 0;
