@@ -46,8 +46,8 @@ static void decref(void *p)
 	json_decref(p);
 }
 
-static int reply_request(struct req *r, const struct request *q, const struct workcal *cal,
-			 int status, int64_t event_id);
+static int reply_detail(struct req *r, const struct request_detail *d, const struct workcal *cal,
+			int status, int64_t event_id);
 
 /* ---- submit ---- */
 
@@ -140,7 +140,9 @@ static int h_submit(struct req *r)
 	}
 	if (calendar(r, &cal) == 0)
 		arena_defer(r->arena, unref_cal, cal);
-	rc = reply_request(r, &q, cal, 201, 0);
+	/* a request just made has no extension or return applications to read */
+	struct request_detail d = {.r = q};
+	rc = reply_detail(r, &d, cal, 201, 0);
 	request_release(&q);
 	return rc;
 }
@@ -355,19 +357,6 @@ static int reply_detail(struct req *r, const struct request_detail *d, const str
 		jsonw_kint(&w, "event_id", event_id);
 	jsonw_end(&w);
 	return api_reply_end(r, &w);
-}
-
-/* The same for a request read without its applications (they are read here). */
-static int reply_request(struct req *r, const struct request *q, const struct workcal *cal,
-			 int status, int64_t event_id)
-{
-	struct request_detail d;
-	int rc = request_detail_load(req_db(r), q, &d, &r->err);
-	if (rc)
-		return rc;
-	rc = reply_detail(r, &d, cal, status, event_id);
-	request_detail_release(&d);
-	return rc;
 }
 
 /* One statement reads the request and its applications. */

@@ -359,6 +359,12 @@ void jsonw_json(struct jsonw *w, const json_t *j)
 	check(w, j ? jsonw_value(w->b, j, w->precision) : -1);
 }
 
+void jsonw_raw(struct jsonw *w, const char *text, size_t n)
+{
+	before_value(w);
+	check(w, n ? put(w->b, text, n) : -1);
+}
+
 int jsonw_finish(const struct jsonw *w)
 {
 	return w->failed || w->depth || w->key ? -1 : 0;

@@ -71,6 +71,8 @@ void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* A jansson value, as jsonw_value writes it (borrowed). */
 void jsonw_json(struct jsonw *w, const json_t *j);
+/* A value already written as JSON text (n bytes, not checked; n == 0 fails). */
+void jsonw_raw(struct jsonw *w, const char *text, size_t n);
 /* Key and value in one call. */
 static inline void jsonw_kstr(struct jsonw *w, const char *k, const char *s)
 {

@@ -40,10 +40,19 @@ static void row_hash(const char *prev, int64_t tenant, int64_t seq, int64_t at, 
 int audit_append(struct db *db, const struct actor *who, int64_t tenant_id, const char *entity,
 		 int64_t entity_id, const char *action, json_t *summary, struct err *e)
 {
+	char *sum = summary ? json_dumps(summary, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = audit_append_text(db, who, tenant_id, entity, entity_id, action, sum, e);
+	free(sum);
+	return rc;
+}
+
+int audit_append_text(struct db *db, const struct actor *who, int64_t tenant_id,
+		      const char *entity, int64_t entity_id, const char *action, const char *summary,
+		      struct err *e)
+{
 	struct db_stmt *st = NULL;
 	int64_t seq = 1, at = now_ms();
 	char prev[65], hash[65];
-	char *sum = NULL;
 	int rc;
 
 	snprintf(prev, sizeof prev, "%s", zero_hash);
@@ -63,8 +72,7 @@ int audit_append(struct db *db, const struct actor *who, int64_t tenant_id, cons
 	db_finalize(st);
 	st = NULL;
 
-	sum = summary ? json_dumps(summary, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	const char *s = sum ? sum : "{}";
+	const char *s = summary ? summary : "{}";
 	int64_t actor_id = who ? who->user_id : 0;
 	const char *login = who ? who->login : "";
 	const char *reqid = who ? who->request_id : "";
@@ -78,7 +86,6 @@ int audit_append(struct db *db, const struct actor *who, int64_t tenant_id, cons
 		      action, s, reqid, prev, hash);
 out:
 	db_finalize(st);
-	free(sum);
 	return rc < 0 ? rc : 0;
 }
 

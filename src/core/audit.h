@@ -26,6 +26,11 @@ struct db;
  */
 int audit_append(struct db *db, const struct actor *who, int64_t tenant_id, const char *entity,
 		 int64_t entity_id, const char *action, json_t *summary, struct err *e);
+/* The same with the summary already serialised (compact, keys sorted at every level, as
+ * audit_append writes it); NULL is "{}". */
+int audit_append_text(struct db *db, const struct actor *who, int64_t tenant_id,
+		      const char *entity, int64_t entity_id, const char *action, const char *summary,
+		      struct err *e);
 
 struct audit_problem {
 	int64_t tenant_id;

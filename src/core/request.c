@@ -583,13 +583,13 @@ static int next_number(struct db *db, int64_t tenant, int64_t now, char out[24],
 	return 0;
 }
 
+/* An event and its audit row; d: the event's data as JSON text with sorted keys, or NULL. */
 static int add_event(struct db *db, const struct actor *who, int64_t tenant, int64_t req,
 		     int64_t now, const char *action, enum req_state from, enum req_state to,
-		     const char *pub, const char *internal, json_t *data, int64_t *event_id,
+		     const char *pub, const char *internal, const char *d, int64_t *event_id,
 		     struct err *e)
 {
 	struct db_stmt *st = NULL;
-	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	const char *name = who && who->user_id ? (who->display_name[0] ? who->display_name : who->login)
 					       : "数字员工";
 	int rc = db_queryf(db, &st, e,
@@ -607,17 +607,62 @@ static int add_event(struct db *db, const struct actor *who, int64_t tenant, int
 		rc = rc < 0 ? rc : 0;
 	}
 	db_finalize(st);
-	if (!rc) {
-		json_t *sum = json_pack("{s:s,s:s,s:s}", "action", action, "from",
-					from == RS__COUNT ? "" : req_state_name(from), "to",
-					to == RS__COUNT ? "" : req_state_name(to));
-		if (data)
-			json_object_set(sum, "data", data);
-		rc = audit_append(db, who, tenant, "request", req, action, sum, e);
-		json_decref(sum);
+	if (!rc) { /* {"action", "data", "from", "to"}: sorted, as audit_append would write it */
+		struct buf sum;
+		struct jsonw w;
+		buf_init(&sum, 0);
+		jsonw_init(&w, &sum, 17);
+		jsonw_object(&w);
+		jsonw_kstr(&w, "action", action);
+		if (d) {
+			jsonw_key(&w, "data");
+			jsonw_raw(&w, d, strlen(d));
+		}
+		jsonw_kstr(&w, "from", from == RS__COUNT ? "" : req_state_name(from));
+		jsonw_kstr(&w, "to", to == RS__COUNT ? "" : req_state_name(to));
+		jsonw_end(&w);
+		rc = jsonw_finish(&w) ? err_set(e, ERR_INTERNAL, NULL, "内部错误", "audit summary")
+				      : audit_append_text(db, who, tenant, "request", req, action,
+							  sum.p, e);
+		buf_release(&sum);
 	}
-	free(d);
 	return rc;
+}
+
+/* The rest of a new request's row as the INSERT below stores it, with the
+ * defaults of the table (sql/) and the texts cut to their buffers as
+ * read_row_text() would; the names and the grid path were read before.
+ * test_request compares it with the row read back. */
+static void created_row(const struct request_create *c, const char *title, int64_t grid,
+			struct request *n)
+{
+	const struct request_input *in = &c->in;
+	n->id = c->id;
+	n->tenant_id = c->tenant_id;
+	snprintf(n->number, sizeof n->number, "%s", c->number);
+	snprintf(n->channel, sizeof n->channel, "%s", in->channel);
+	snprintf(n->req_type, sizeof n->req_type, "%s", in->req_type);
+	n->category_id = in->category_id;
+	n->enterprise_id = in->enterprise_id;
+	snprintf(n->contact_name, sizeof n->contact_name, "%s",
+		 in->contact_name ? in->contact_name : "");
+	snprintf(n->contact_phone, sizeof n->contact_phone, "%s",
+		 in->contact_phone ? in->contact_phone : "");
+	snprintf(n->title, sizeof n->title, "%s", title);
+	n->content = xstrdup(in->content);
+	snprintf(n->address, sizeof n->address, "%s", in->address ? in->address : "");
+	n->has_location = in->set_location;
+	n->lat = in->set_location ? in->lat : 0;
+	n->lon = in->set_location ? in->lon : 0;
+	n->grid_id = grid;
+	snprintf(n->urgency, sizeof n->urgency, "%s", in->urgency ? in->urgency : "normal");
+	n->state = RS_RECEIVED;
+	n->paused_from = RS_IN_PROGRESS; /* the column's '' */
+	n->created_by = c->who ? c->who->user_id : 0;
+	n->received_at = n->created_at = n->updated_at = c->now;
+	n->rating_solved = -1;
+	n->closed_on_time = -1;
+	n->version = 1;
 }
 
 int request_create(struct db *db, void *arg, struct err *e)
@@ -625,31 +670,44 @@ int request_create(struct db *db, void *arg, struct err *e)
 	struct request_create *c = arg;
 	struct request_input *in = &c->in;
 	struct db_stmt *st = NULL;
+	struct request row, *n = &row; /* the row as stored, made here rather than read back */
+	memset(n, 0, sizeof *n);
 	int rc = request_validate(in, e);
 	if (rc)
 		return rc;
 	if (in->category_id) {
-		int64_t ok = 0;
-		rc = db_query_i64(db, &ok, e,
-				  "SELECT COUNT(*) FROM request_categories WHERE tenant_id = $1 AND id = $2 "
-				  "AND active = 1",
-				  "ii", c->tenant_id, in->category_id);
+		rc = db_queryf(db, &st, e,
+			       "SELECT name FROM request_categories WHERE tenant_id = $1 AND id = $2 "
+			       "AND active = 1",
+			       "ii", c->tenant_id, in->category_id);
 		if (rc)
 			return rc;
-		if (!ok)
+		rc = db_step(st, e);
+		if (rc == DB_ROW)
+			COPY(n->category_name, 0);
+		db_finalize(st);
+		st = NULL;
+		if (rc < 0)
+			return rc;
+		if (rc == DB_DONE)
 			return err_set(e, ERR_UNPROCESSABLE, "category_id", "诉求分类不存在或已停用",
 				       "no such active category");
 	}
 	int64_t grid = 0;
 	if (in->enterprise_id) {
 		rc = db_queryf(db, &st, e,
-			       "SELECT grid_id FROM enterprises WHERE tenant_id = $1 AND id = $2", "ii",
-			       c->tenant_id, in->enterprise_id);
+			       "SELECT e.grid_id, e.name, COALESCE(g.path, '') FROM enterprises e "
+			       "LEFT JOIN grids g ON g.id = e.grid_id "
+			       "WHERE e.tenant_id = $1 AND e.id = $2",
+			       "ii", c->tenant_id, in->enterprise_id);
 		if (rc)
 			return rc;
 		rc = db_step(st, e);
-		if (rc == DB_ROW)
+		if (rc == DB_ROW) {
 			grid = db_column_is_null(st, 0) ? 0 : db_column_int64(st, 0);
+			COPY(n->enterprise_name, 1);
+			COPY(n->grid_path, 2);
+		}
 		db_finalize(st);
 		st = NULL;
 		if (rc < 0)
@@ -662,8 +720,20 @@ int request_create(struct db *db, void *arg, struct err *e)
 		int64_t g = 0;
 		if ((rc = grid_locate(db, c->tenant_id, in->lon, in->lat, &g, e)))
 			return rc;
-		if (g)
+		if (g && g != grid) {
 			grid = g;
+			memset(n->grid_path, 0, sizeof n->grid_path);
+			rc = db_queryf(db, &st, e, "SELECT path FROM grids WHERE id = $1", "i", grid);
+			if (rc)
+				return rc;
+			rc = db_step(st, e);
+			if (rc == DB_ROW)
+				COPY(n->grid_path, 0);
+			db_finalize(st);
+			st = NULL;
+			if (rc < 0)
+				return rc;
+		}
 	}
 	rc = next_number(db, c->tenant_id, c->now, c->number, e);
 	if (rc)
@@ -683,43 +753,29 @@ int request_create(struct db *db, void *arg, struct err *e)
 		}
 		snprintf(title, sizeof title, "%.*s", (int)k, p);
 	}
-	struct db_args a = {0};
-	struct buf sql;
-	buf_init(&sql, 0);
-	buf_addf(&sql,
-		 "INSERT INTO requests (tenant_id, number, channel, req_type, category_id, "
-		 "enterprise_id, contact_name, contact_phone, title, content, address, lat, lon, "
-		 "grid_id, urgency, state, created_by, received_at, created_at, updated_at) VALUES "
-		 "($%d, $%d, $%d, $%d, ",
-		 db_args_int(&a, c->tenant_id), db_args_text(&a, c->number),
-		 db_args_text(&a, in->channel), db_args_text(&a, in->req_type));
-	if (in->category_id)
-		buf_addf(&sql, "$%d, ", db_args_int(&a, in->category_id));
-	else
-		buf_adds(&sql, "NULL, ");
-	if (in->enterprise_id)
-		buf_addf(&sql, "$%d, ", db_args_int(&a, in->enterprise_id));
-	else
-		buf_adds(&sql, "NULL, ");
-	buf_addf(&sql, "$%d, $%d, $%d, $%d, $%d, ",
-		 db_args_text(&a, in->contact_name ? in->contact_name : ""),
-		 db_args_text(&a, in->contact_phone ? in->contact_phone : ""),
-		 db_args_text(&a, title), db_args_text(&a, in->content),
-		 db_args_text(&a, in->address ? in->address : ""));
+	/* 'I': 0 stores NULL (no category, enterprise or grid) */
+#define INSERT_REQUEST(lat, lon)                                                              \
+	"INSERT INTO requests (tenant_id, number, channel, req_type, category_id, "           \
+	"enterprise_id, contact_name, contact_phone, title, content, address, grid_id, "      \
+	"urgency, state, created_by, received_at, created_at, updated_at, lat, lon) VALUES "  \
+	"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'received', $14, $15, "     \
+	"$15, $15, " lat ", " lon ") RETURNING id"
+	const char *urgency = in->urgency ? in->urgency : "normal";
+	int64_t by = c->who ? c->who->user_id : 0;
 	if (in->set_location)
-		buf_addf(&sql, "$%d, $%d, ", db_args_double(&a, in->lat), db_args_double(&a, in->lon));
+		rc = db_queryf(db, &st, e, INSERT_REQUEST("$16", "$17"), "ittt" "IIttttt" "Itii" "dd",
+			       c->tenant_id, c->number, in->channel, in->req_type, in->category_id,
+			       in->enterprise_id, in->contact_name ? in->contact_name : "",
+			       in->contact_phone ? in->contact_phone : "", title, in->content,
+			       in->address ? in->address : "", grid, urgency, by, c->now, in->lat,
+			       in->lon);
 	else
-		buf_adds(&sql, "NULL, NULL, ");
-	if (grid)
-		buf_addf(&sql, "$%d, ", db_args_int(&a, grid));
-	else
-		buf_adds(&sql, "NULL, ");
-	buf_addf(&sql, "$%d, 'received', $%d, $%d, $%d, $%d) RETURNING id",
-		 db_args_text(&a, in->urgency ? in->urgency : "normal"),
-		 db_args_int(&a, c->who ? c->who->user_id : 0), db_args_int(&a, c->now),
-		 db_args_int(&a, c->now), db_args_int(&a, c->now));
-	rc = db_query_args(db, &st, e, sql.p, &a);
-	buf_release(&sql);
+		rc = db_queryf(db, &st, e, INSERT_REQUEST("NULL", "NULL"), "ittt" "IIttttt" "Itii",
+			       c->tenant_id, c->number, in->channel, in->req_type, in->category_id,
+			       in->enterprise_id, in->contact_name ? in->contact_name : "",
+			       in->contact_phone ? in->contact_phone : "", title, in->content,
+			       in->address ? in->address : "", grid, urgency, by, c->now);
+#undef INSERT_REQUEST
 	if (rc)
 		return rc;
 	rc = db_step(st, e);
@@ -728,24 +784,30 @@ int request_create(struct db *db, void *arg, struct err *e)
 	db_finalize(st);
 	if (rc < 0)
 		return rc;
-	json_t *data = json_pack("{s:s,s:s,s:s}", "number", c->number, "channel", in->channel,
-				 "type", in->req_type);
-	rc = add_event(db, c->who, c->tenant_id, c->id, c->now, "submit", RS__COUNT, RS_RECEIVED,
-		       "诉求已受理", NULL, data, NULL, e);
-	json_decref(data);
+	struct buf data;
+	struct jsonw w;
+	buf_init(&data, 0);
+	jsonw_init(&w, &data, 17);
+	jsonw_object(&w); /* sorted keys */
+	jsonw_kstr(&w, "channel", in->channel);
+	jsonw_kstr(&w, "number", c->number);
+	jsonw_kstr(&w, "type", in->req_type);
+	jsonw_end(&w);
+	rc = jsonw_finish(&w) ? err_set(e, ERR_INTERNAL, NULL, "内部错误", "event data")
+			      : add_event(db, c->who, c->tenant_id, c->id, c->now, "submit",
+					  RS__COUNT, RS_RECEIVED, "诉求已受理", NULL, data.p, NULL, e);
+	buf_release(&data);
 	if (!rc) {
-		struct request n;
-		rc = request_get(db, c->tenant_id, c->id, &n, e);
-		if (!rc)
-			rc = request_stats_apply(db, NULL, &n, e); /* the live rates' counters */
+		created_row(c, title, grid, n);
+		rc = request_stats_apply(db, NULL, n, e); /* the live rates' counters */
 		if (!rc) /* webhooks hear of it in this same transaction */
-			rc = jobs_on_request_event(db, c->tenant_id, c->id, &n, "submit", RS__COUNT,
+			rc = jobs_on_request_event(db, c->tenant_id, c->id, n, "submit", RS__COUNT,
 						   c->now, e);
 		if (!rc && c->row) {
 			request_release(c->row);
-			*c->row = n; /* handed over: the caller need not read it again */
+			*c->row = *n; /* handed over: the caller need not read it again */
 		} else
-			request_release(&n);
+			request_release(n);
 	}
 	return rc;
 }
@@ -1341,8 +1403,10 @@ int request_act(struct db *db, void *arg, struct err *e)
 	rc = save(db, &r, &n, s->now, e);
 	if (rc)
 		goto out;
+	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	rc = add_event(db, s->who, s->tenant_id, r.id, s->now, req_action_name(s->action), r.state,
-		       n.state, pub, internal, data, &s->event_id, e);
+		       n.state, pub, internal, d, &s->event_id, e);
+	free(d);
 	if (!rc)
 		rc = request_stats_apply(db, &r, &n, e); /* the live rates' counters */
 	if (!rc) /* webhooks hear of it in this same transaction */

@@ -82,6 +82,12 @@ struct db_ops {
 	 * parameter marker numbered by its position, if the backend has one
 	 * cheaper than $N (used by db_bulk). */
 	const char *(*dialect)(const char *word);
+	/* The pool's writer (see db_pool_open): let COMMIT return once its log is
+	 * written, before it is on disk, keeping the database consistent after a
+	 * power loss; path gets the log file whose fdatasync() makes every commit
+	 * returned so far durable. -1 (and nothing changed) if the backend cannot:
+	 * its commits stay durable when they return. NULL: cannot. */
+	int (*commit_log)(struct db *db, char *path, size_t n);
 };
 
 struct db_deferred_slot;
@@ -299,6 +305,10 @@ struct db_pool;
 struct db_pool_opts {
 	int max_batch;        /* most jobs in one commit (default 512) */
 	int max_wait_us;      /* how long the writer waits to fill a batch after the first job; default 0 */
+	bool sync_in_commit;  /* each COMMIT waits for the disk itself (no syncer thread); default off */
+	/* tests: called by the syncer thread before each flush of the log */
+	void (*before_sync)(void *ctx);
+	void *before_sync_ctx;
 };
 
 /* The body of a write job. Runs on the writer thread inside its own SAVEPOINT;
@@ -307,6 +317,8 @@ typedef int (*db_write_fn)(struct db *db, void *arg, struct err *e);
 
 struct db_pool_stats {
 	uint64_t commits;     /* COMMITs done */
+	uint64_t syncs;       /* fdatasync()s of the log by the syncer (0: commits sync themselves) */
+	uint64_t sync_ns_total;
 	uint64_t jobs;        /* jobs run */
 	uint64_t jobs_failed; /* jobs rolled back to their savepoint */
 	uint64_t batch_hist[8]; /* batch sizes: 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-127, 128+ */

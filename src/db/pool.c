@@ -9,12 +9,26 @@
  * job on the queue and sleeps until the writer has run it and made it
  * durable. The writer takes everything queued (up to max_batch), runs it in
  * one BEGIN IMMEDIATE ... COMMIT with each job in its own SAVEPOINT, so a
- * failing job is rolled back alone, and wakes the whole batch after the
- * COMMIT (synchronous=FULL: returned means on disk). It never sleeps while
- * jobs are waiting; batches form by themselves from the jobs that arrive
- * while the previous COMMIT is syncing. If the transaction breaks (COMMIT or
- * a savepoint fails), every job of it that had succeeded gets the error and
- * nothing of them is stored; jobs not yet run go into a fresh transaction.
+ * failing job is rolled back alone. It never sleeps while jobs are waiting;
+ * batches form by themselves from the jobs that arrive while the previous
+ * one runs. If the transaction breaks (COMMIT or a savepoint fails), every
+ * job of it that had succeeded gets the error and nothing of them is stored;
+ * jobs not yet run go into a fresh transaction.
+ *
+ * Durability is pipelined. The writer's COMMIT returns once the batch is
+ * written to the database's log (SQLite: appended to the WAL, with
+ * synchronous=NORMAL, which keeps the file consistent after a power loss),
+ * and the batch goes to the syncer thread, which fdatasync()s the log file
+ * and only then wakes the batch's jobs: a job is acknowledged when its
+ * commit is on disk, as before, but the writer runs the next batch while the
+ * disk flushes this one, and one flush covers every batch committed before
+ * it began. A flush that fails stops the process (as PostgreSQL does): the
+ * log on disk is then the truth, and no job was told it is stored. Readers
+ * may see a committed batch up to one flush (about a millisecond) before it
+ * is durable; a write that depends on it is acknowledged only after a flush
+ * that covers both. Backends that cannot (commit_log NULL or -1) and
+ * db_pool_opts.sync_in_commit keep the old way: the COMMIT syncs, and the
+ * writer wakes the batch itself.
  *
  * db_pool_write_async() queues a job nobody waits for (bookkeeping such as a
  * session's last-seen time): the pool owns a copy of its argument and frees
@@ -27,8 +41,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -52,6 +69,8 @@ struct job {
 	STAILQ_ENTRY(job) link;
 };
 
+STAILQ_HEAD(jobq, job);
+
 /* A reader connection of one thread. */
 struct reader {
 	struct db_pool *pool;
@@ -69,11 +88,22 @@ struct db_pool {
 	bool writer_started;
 	pthread_key_t key;           /* this thread's struct reader */
 	bool key_created;
+	void (*before_sync)(void *ctx);
+	void *before_sync_ctx;
+	int log_fd;                  /* the writer's commit log, synced by the syncer; -1: none */
+	char *log_path;
+	dev_t log_dev;               /* the file log_fd has open */
+	ino_t log_ino;
+	pthread_t syncer;
+	bool syncer_started;
 	pthread_mutex_t mu;          /* guards the fields below */
 	pthread_cond_t work;         /* jobs queued or stopping */
-	STAILQ_HEAD(, job) queue;
+	struct jobq queue;
 	int queued;
 	bool stopping;
+	pthread_cond_t sync_work;    /* committed jobs to sync, or sync_stopping */
+	struct jobq unsynced;        /* committed, not yet known to be on disk */
+	bool sync_stopping;
 	LIST_HEAD(, reader) readers;
 	struct db_pool_stats stats;
 };
@@ -155,9 +185,41 @@ static void fail_succeeded(struct job **jobs, size_t n, const struct err *txe)
 	}
 }
 
+/* Tell the jobs of q they are done (their status and err are set), emptying q. */
+static void finish(struct db_pool *p, struct jobq *q)
+{
+	struct jobq rest = STAILQ_HEAD_INITIALIZER(rest);
+	struct job *j;
+
+	pthread_mutex_lock(&p->mu);
+	while ((j = STAILQ_FIRST(q))) {
+		STAILQ_REMOVE_HEAD(q, link);
+		if (j->async || j->waiter) {
+			STAILQ_INSERT_TAIL(&rest, j, link);
+			continue;
+		}
+		j->done = true; /* its caller's, gone once the lock is released */
+		pthread_cond_signal(&j->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	while ((j = STAILQ_FIRST(&rest))) {
+		STAILQ_REMOVE_HEAD(&rest, link);
+		if (j->waiter) {
+			/* The coroutine cannot run before wake(): the job is still there. */
+			const struct db_waiter *w = j->waiter;
+			w->wake(w->ctx);
+			continue;
+		}
+		if (j->status)
+			log_warn("background write failed: %s", j->err->message);
+		free(j);
+	}
+}
+
 /*
  * Run jobs[0..n) in one transaction, as far as it goes; record stats and
- * wake the jobs it finished. Returns how many jobs it finished (>= 1).
+ * hand the jobs it finished to the syncer (or wake them when the commit
+ * synced itself). Returns how many jobs it finished (>= 1).
  */
 static size_t run_group(struct db_pool *p, struct job **jobs, size_t n)
 {
@@ -206,27 +268,18 @@ wake:
 		p->stats.batch_hist[hist_bucket(ran)]++;
 		p->stats.commit_ns_total += (uint64_t)commit_ns;
 	}
-	for (i = 0; i < ran; i++) {
-		if (jobs[i]->async || jobs[i]->waiter)
-			continue;
-		jobs[i]->done = true;
-		pthread_cond_signal(&jobs[i]->cv);
-		jobs[i] = NULL; /* its caller's, gone once the lock is released */
+	if (committed && p->log_fd >= 0) { /* acknowledged once the syncer has flushed it */
+		for (i = 0; i < ran; i++)
+			STAILQ_INSERT_TAIL(&p->unsynced, jobs[i], link);
+		pthread_cond_signal(&p->sync_work);
+		pthread_mutex_unlock(&p->mu);
+		return ran;
 	}
 	pthread_mutex_unlock(&p->mu);
-	for (i = 0; i < ran; i++) {
-		if (jobs[i] && jobs[i]->waiter) {
-			/* The coroutine cannot run before wake(): the job is still there. */
-			const struct db_waiter *w = jobs[i]->waiter;
-			jobs[i] = NULL;
-			w->wake(w->ctx);
-		}
-		if (!jobs[i])
-			continue;
-		if (jobs[i]->status)
-			log_warn("background write failed: %s", jobs[i]->err->message);
-		free(jobs[i]);
-	}
+	struct jobq q = STAILQ_HEAD_INITIALIZER(q);
+	for (i = 0; i < ran; i++)
+		STAILQ_INSERT_TAIL(&q, jobs[i], link);
+	finish(p, &q);
 	return ran;
 }
 
@@ -275,6 +328,100 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* fsync the directory holding path, so that the file's name is durable too. */
+static int sync_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	if (n >= sizeof dir)
+		return -1;
+	if (slash && n == 0)
+		n = 1; /* "/file": the root */
+	memcpy(dir, slash ? path : ".", slash ? n : 1);
+	dir[slash ? n : 1] = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Open (again) the log file for syncing; 0, or -1 with errno. */
+static int open_log(struct db_pool *p)
+{
+	struct stat st;
+	int fd = open(p->log_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || sync_dir(p->log_path) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (p->log_fd >= 0)
+		close(p->log_fd);
+	p->log_fd = fd;
+	p->log_dev = st.st_dev;
+	p->log_ino = st.st_ino;
+	return 0;
+}
+
+/*
+ * Make every commit so far durable. The log is the same file for the life of
+ * the writer's connection; should it ever have been replaced, the new one is
+ * opened (and its name synced) first. Failure is fatal: see the top.
+ */
+static void sync_log(struct db_pool *p)
+{
+	struct stat st;
+	if (stat(p->log_path, &st) != 0 ||
+	    ((st.st_ino != p->log_ino || st.st_dev != p->log_dev) && open_log(p) != 0)) {
+		log_error("cannot open the commit log %s: %s; stopping so that no write is "
+			  "acknowledged that is not on disk", p->log_path, strerror(errno));
+		abort();
+	}
+	while (fdatasync(p->log_fd) != 0) {
+		if (errno == EINTR)
+			continue;
+		log_error("fdatasync of the commit log %s failed: %s; stopping so that no write "
+			  "is acknowledged that is not on disk", p->log_path, strerror(errno));
+		abort();
+	}
+}
+
+static void *syncer_main(void *arg)
+{
+	struct db_pool *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (STAILQ_EMPTY(&p->unsynced) && !p->sync_stopping)
+			pthread_cond_wait(&p->sync_work, &p->mu);
+		if (STAILQ_EMPTY(&p->unsynced))
+			break; /* stopping, everything acknowledged */
+		/* every batch committed before the flush begins is covered by it */
+		struct jobq q = STAILQ_HEAD_INITIALIZER(q);
+		STAILQ_CONCAT(&q, &p->unsynced);
+		pthread_mutex_unlock(&p->mu);
+		if (p->before_sync)
+			p->before_sync(p->before_sync_ctx);
+		int64_t t0 = mono_ns();
+		sync_log(p);
+		int64_t dt = mono_ns() - t0;
+		pthread_mutex_lock(&p->mu);
+		p->stats.syncs++;
+		p->stats.sync_ns_total += (uint64_t)dt;
+		pthread_mutex_unlock(&p->mu);
+		finish(p, &q);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
 static void reader_free(void *arg)
 {
 	struct reader *r = arg;
@@ -303,14 +450,40 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->work, &ca);
+	pthread_cond_init(&p->sync_work, NULL);
 	pthread_condattr_destroy(&ca);
 	STAILQ_INIT(&p->queue);
+	STAILQ_INIT(&p->unsynced);
 	LIST_INIT(&p->readers);
+	p->log_fd = -1;
+	if (opts) {
+		p->before_sync = opts->before_sync;
+		p->before_sync_ctx = opts->before_sync_ctx;
+	}
 
 	rc = db_open(p->url, DB_OPEN_CREATE, &p->wdb, e);
 	if (rc < 0)
 		goto out_free;
 	db_defer_enable(p->wdb); /* every transaction of it goes through run_group */
+	if (!(opts && opts->sync_in_commit) && p->wdb->ops->commit_log) {
+		char path[4096];
+		if (p->wdb->ops->commit_log(p->wdb, path, sizeof path) == 0) {
+			p->log_path = xstrdup(path);
+			if (open_log(p) != 0) {
+				rc = err_set(e, ERR_INTERNAL, NULL, "无法打开提交日志 %s：%s",
+					     "cannot open the commit log %s: %s", path,
+					     strerror(errno));
+				goto out_free;
+			}
+			if (pthread_create(&p->syncer, NULL, syncer_main, p) != 0) {
+				rc = err_set(e, ERR_INTERNAL, NULL, "无法启动数据库同步线程",
+					     "cannot start the database syncer thread");
+				goto out_free;
+			}
+			p->syncer_started = true;
+			pthread_setname_np(p->syncer, "yq-db-syncer");
+		}
+	}
 	if (pthread_key_create(&p->key, reader_free) != 0) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "无法创建线程键", "cannot create a thread key");
 		goto out_free;
@@ -344,6 +517,16 @@ void db_pool_free(struct db_pool *p)
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->writer, NULL);
 	}
+	if (p->syncer_started) { /* after the writer: its last batches are acknowledged */
+		pthread_mutex_lock(&p->mu);
+		p->sync_stopping = true;
+		pthread_cond_signal(&p->sync_work);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->syncer, NULL);
+	}
+	if (p->log_fd >= 0)
+		close(p->log_fd);
+	free(p->log_path);
 	if (p->key_created) {
 		pthread_setspecific(p->key, NULL);
 		pthread_key_delete(p->key); /* destructors no longer run */
@@ -355,6 +538,7 @@ void db_pool_free(struct db_pool *p)
 	}
 	db_close(p->wdb);
 	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->sync_work);
 	pthread_mutex_destroy(&p->mu);
 	free(p->batch);
 	free(p->url);

@@ -131,8 +131,16 @@ void metrics_render(struct metrics *m, struct app *app, struct buf *o)
 		 "yiqiban_db_write_jobs_failed_total %" PRIu64 "\n"
 		 "# HELP yiqiban_db_commit_seconds_total Time spent committing.\n"
 		 "# TYPE yiqiban_db_commit_seconds_total counter\n"
-		 "yiqiban_db_commit_seconds_total %.6f\n",
-		 ds.commits, ds.jobs, ds.jobs_failed, (double)ds.commit_ns_total / 1e9);
+		 "yiqiban_db_commit_seconds_total %.6f\n"
+		 "# HELP yiqiban_db_log_syncs_total Flushes of the commit log by the syncer "
+		 "(acknowledging the batches committed before each).\n"
+		 "# TYPE yiqiban_db_log_syncs_total counter\n"
+		 "yiqiban_db_log_syncs_total %" PRIu64 "\n"
+		 "# HELP yiqiban_db_log_sync_seconds_total Time spent flushing the commit log.\n"
+		 "# TYPE yiqiban_db_log_sync_seconds_total counter\n"
+		 "yiqiban_db_log_sync_seconds_total %.6f\n",
+		 ds.commits, ds.jobs, ds.jobs_failed, (double)ds.commit_ns_total / 1e9, ds.syncs,
+		 (double)ds.sync_ns_total / 1e9);
 	static const char *sizes[] = {"1", "3", "7", "15", "31", "63", "127", "+Inf"};
 	buf_adds(o, "# HELP yiqiban_db_batch_size Jobs per group commit.\n"
 		    "# TYPE yiqiban_db_batch_size histogram\n");

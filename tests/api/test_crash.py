@@ -1,7 +1,7 @@
 """Durability: kill -9 the server under write load; every acknowledged write survives.
 
 8 threads, each with its own admin session, create departments as fast as they can.
-A 201 reply is an acknowledgement: the writer has COMMITted with synchronous=FULL.
+A 201 reply is an acknowledgement: the batch is COMMITted and its log flushed to disk.
 After ~1.5 s the server gets SIGKILL while requests are in flight. Then, on the
 files left behind: every acknowledged department is there, nothing that was never
 sent is there, every department has its audit row, PRAGMA integrity_check is ok,

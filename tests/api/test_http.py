@@ -1,6 +1,7 @@
 """HTTP basics: health, request ids, 404/405, metrics, access log, keep-alive."""
 import json
 import os
+import re
 import time
 import unittest
 
@@ -76,6 +77,12 @@ class HttpBasics(unittest.TestCase):
         self.assertIn("yiqiban_http_request_duration_seconds_bucket", r.raw)
         self.assertIn("yiqiban_db_commits_total", r.raw)
         self.assertIn('yiqiban_db_batch_size_bucket{le="+Inf"}', r.raw)
+        # the logins wrote (sessions): each write acknowledged after a flush of the log
+        commits = int(re.search(r"^yiqiban_db_commits_total (\d+)$", r.raw, re.M).group(1))
+        syncs = int(re.search(r"^yiqiban_db_log_syncs_total (\d+)$", r.raw, re.M).group(1))
+        self.assertGreater(commits, 0)
+        self.assertGreater(syncs, 0)
+        self.assertLessEqual(syncs, commits)
 
     def test_access_log_json_lines(self):
         c = self.srv.client()

@@ -1099,6 +1099,128 @@ static void test_pool_readers(void **state)
 	db_pool_free(pool);
 }
 
+/* ---- pipelined durability ---- */
+
+static int read_synchronous(struct db *db, void *arg, struct err *e)
+{
+	return db_query_i64(db, arg, e, "PRAGMA synchronous", NULL);
+}
+
+static int read_autocheckpoint(struct db *db, void *arg, struct err *e)
+{
+	return db_query_i64(db, arg, e, "PRAGMA wal_autocheckpoint", NULL);
+}
+
+struct held_sync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int entered;   /* flushes that have begun */
+	bool release;  /* let them go */
+};
+
+static void hold_sync(void *v)
+{
+	struct held_sync *h = v;
+	pthread_mutex_lock(&h->mu);
+	h->entered++;
+	pthread_cond_broadcast(&h->cv);
+	while (!h->release)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+struct one_write {
+	struct db_pool *pool;
+	struct row_job j;
+	atomic_int done;
+	int rc;
+};
+
+static void *one_write_thread(void *v)
+{
+	struct one_write *w = v;
+	struct err e;
+	w->rc = db_pool_write(w->pool, insert_row, &w->j, &e);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/*
+ * The writer's COMMIT no longer waits for the disk (synchronous=NORMAL on its
+ * connection); the syncer flushes the log, and only then is the write
+ * acknowledged. Held before its flush, the syncer keeps the writer waiting
+ * although the row is committed (readers see it), while the writer goes on
+ * committing the next batch, which waits for a flush of its own. With
+ * sync_in_commit the COMMIT syncs itself (synchronous=FULL) and nothing
+ * goes through a syncer.
+ */
+static void test_pool_acknowledged_after_flush(void **state)
+{
+	struct held_sync h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct db_pool_opts o = {.before_sync = hold_sync, .before_sync_ctx = &h};
+	struct db_pool *pool = open_pool("poolsync.db", w_schema, &o);
+	struct db_pool_stats s;
+	struct err e;
+	int64_t sync = -1;
+
+	(void)state;
+	err_clear(&e);
+	h.release = true; /* the first write goes straight through */
+	assert_int_equal(db_pool_write(pool, read_synchronous, &sync, &e), 0);
+	assert_int_equal(sync, 1); /* NORMAL */
+	assert_int_equal(db_pool_write(pool, read_autocheckpoint, &sync, &e), 0);
+	assert_int_equal(sync, 10000); /* pages: checkpoints (each syncing twice) are rarer */
+	db_pool_stats(pool, &s);
+	assert_int_equal(s.syncs, 2);
+	pthread_mutex_lock(&h.mu);
+	h.release = false;
+	h.entered = 0;
+	pthread_mutex_unlock(&h.mu);
+
+	struct one_write a = {.pool = pool, .j = {1, 1, false}}, b = {.pool = pool, .j = {1, 2, false}};
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, one_write_thread, &a), 0);
+	pthread_mutex_lock(&h.mu);
+	while (h.entered == 0)
+		pthread_cond_wait(&h.cv, &h.mu);
+	pthread_mutex_unlock(&h.mu);
+	/* committed and visible, not acknowledged */
+	struct db *r = db_pool_reader(pool, &e);
+	assert_non_null(r);
+	assert_int_equal(query_i64(r, "SELECT count(*) FROM w"), 1);
+	/* the writer is not held: the next write commits while the flush is pending */
+	assert_int_equal(pthread_create(&tb, NULL, one_write_thread, &b), 0);
+	while (query_i64(r, "SELECT count(*) FROM w") < 2)
+		usleep(1000);
+	usleep(20000);
+	assert_int_equal(atomic_load(&a.done), 0);
+	assert_int_equal(atomic_load(&b.done), 0);
+	pthread_mutex_lock(&h.mu);
+	h.release = true;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mu);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	db_pool_stats(pool, &s);
+	assert_int_equal(s.syncs, 4); /* a's, begun before b committed, then b's */
+	assert_int_equal(s.commits, 4);
+	assert_true(s.sync_ns_total > 0);
+	db_pool_free(pool);
+
+	/* the way it was: every COMMIT syncs itself */
+	struct db_pool_opts old = {.sync_in_commit = true};
+	pool = open_pool("poolsync2.db", w_schema, &old);
+	assert_int_equal(db_pool_write(pool, read_synchronous, &sync, &e), 0);
+	assert_int_equal(sync, 2); /* FULL */
+	assert_int_equal(db_pool_write(pool, insert_row, &a.j, &e), 0);
+	db_pool_stats(pool, &s);
+	assert_int_equal(s.syncs, 0);
+	assert_int_equal(s.commits, 2);
+	db_pool_free(pool);
+}
+
 struct bg_writer {
 	struct db_pool *pool;
 	atomic_int stop;
@@ -1222,6 +1344,7 @@ int main(void)
 		cmocka_unit_test(test_pool_nested),
 		cmocka_unit_test(test_pool_nested_rollback),
 		cmocka_unit_test(test_pool_readers),
+		cmocka_unit_test(test_pool_acknowledged_after_flush),
 		cmocka_unit_test(test_backup_while_writing),
 		cmocka_unit_test(test_like_contains),
 	};

@@ -30,6 +30,7 @@
 #include "core/audit.h"
 #include "core/dept.h"
 #include "core/enterprise.h"
+#include "core/grid.h"
 #include "core/request.h"
 #include "core/request_catalog.h"
 #include "core/tenant.h"
@@ -243,6 +244,29 @@ static int teardown(void **state)
 	if (bad)
 		fail_msg("audit chain broken at seq %lld: %s", (long long)prob.seq, prob.what);
 	assert_true(rows > 0);
+	/* and every summary is in the one form audit_append writes (compact, keys sorted at
+	 * every level): the requests' steps write theirs as text */
+	struct db_stmt *st = NULL;
+	assert_int_equal(db_queryf(f->db, &st, &e,
+				   "SELECT seq, summary FROM audit_log WHERE tenant_id = $1", "i",
+				   f->tenant),
+			 0);
+	int rc;
+	while ((rc = db_step(st, &e)) == DB_ROW) {
+		const char *text = db_column_text(st, 1);
+		json_t *j = json_loads(text, 0, NULL);
+		if (!j)
+			fail_msg("audit row %lld: summary is not JSON: %s",
+				 (long long)db_column_int64(st, 0), text);
+		char *canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		if (strcmp(canon, text))
+			fail_msg("audit row %lld: summary %s, audit_append writes %s",
+				 (long long)db_column_int64(st, 0), text, canon);
+		free(canon);
+		json_decref(j);
+	}
+	assert_int_equal(rc, DB_DONE);
+	db_finalize(st);
 	workcal_unref(f->cal);
 	db_close(f->db);
 	unlink(f->path);
@@ -688,6 +712,159 @@ static int each_event(const struct request_event *ev, void *ctx)
 	size_t k = strlen(n->buf);
 	snprintf(n->buf + k, sizeof n->buf - k, "%s%s", k ? " " : "", ev->action);
 	return 0;
+}
+
+/* ---- the row request_create hands back ---- */
+
+static json_t *grid_feature(const char *code, const char *name, double x0, double y0, double x1,
+			    double y1)
+{
+	return json_pack("{s:s,s:{s:s,s:s},s:{s:s,s:[[[f,f],[f,f],[f,f],[f,f],[f,f]]]}}", "type",
+			 "Feature", "properties", "code", code, "name", name, "geometry", "type",
+			 "Polygon", "coordinates", x0, y0, x1, y0, x1, y1, x0, y1, x0, y0);
+}
+
+#define SAME_INT(field)                                                                       \
+	do {                                                                                  \
+		if (got->field != want->field)                                                \
+			fail_msg("%s: %s is %lld, stored %lld", what, #field,                 \
+				 (long long)got->field, (long long)want->field);              \
+	} while (0)
+#define SAME_STR(field)                                                                       \
+	do {                                                                                  \
+		if (strcmp(got->field, want->field))                                          \
+			fail_msg("%s: %s is \"%s\", stored \"%s\"", what, #field, got->field, \
+				 want->field);                                                \
+	} while (0)
+
+static void same_request(const char *what, const struct request *got, const struct request *want)
+{
+	SAME_INT(id);
+	SAME_INT(tenant_id);
+	SAME_STR(number);
+	SAME_STR(channel);
+	SAME_STR(req_type);
+	SAME_INT(category_id);
+	SAME_STR(category_name);
+	SAME_INT(enterprise_id);
+	SAME_STR(enterprise_name);
+	SAME_STR(contact_name);
+	SAME_STR(contact_phone);
+	SAME_STR(title);
+	SAME_STR(content);
+	SAME_STR(address);
+	SAME_INT(has_location);
+	if (got->lat != want->lat || got->lon != want->lon)
+		fail_msg("%s: location differs", what);
+	SAME_INT(grid_id);
+	SAME_STR(urgency);
+	SAME_INT(state);
+	SAME_INT(paused_from);
+	SAME_INT(department_id);
+	SAME_STR(department_name);
+	SAME_STR(dept_path);
+	SAME_STR(grid_path);
+	SAME_INT(handler_id);
+	SAME_STR(handler_name);
+	SAME_INT(created_by);
+	SAME_INT(master_id);
+	SAME_INT(reopen_count);
+	SAME_INT(supervision_level);
+	SAME_INT(received_at);
+	SAME_INT(dispatched_at);
+	SAME_INT(signed_at);
+	SAME_INT(replied_at);
+	SAME_INT(closed_at);
+	SAME_INT(sign_due_at);
+	SAME_INT(handle_due_at);
+	SAME_INT(visit_due_at);
+	SAME_INT(paused_at);
+	SAME_INT(paused_ms);
+	SAME_INT(extended_days);
+	SAME_INT(rating_solved);
+	SAME_STR(rating);
+	SAME_STR(rating_comment);
+	SAME_INT(closed_on_time);
+	SAME_INT(version);
+	SAME_INT(created_at);
+	SAME_INT(updated_at);
+	SAME_INT(clock_from);
+}
+
+/* request_create makes the new row in memory instead of reading it back:
+ * it must be the row as stored, field by field, however the request is
+ * placed (by its enterprise's grid, by its own location, by both, by
+ * neither) and whatever it leaves to the table's defaults. */
+static void test_created_row_is_stored_row(void **state)
+{
+	struct fx *f = *state;
+	struct err e;
+	json_t *fc = json_pack("{s:s,s:[o,o,o,o,o]}", "type", "FeatureCollection", "features",
+			       grid_feature("410199", "测试区", 113.0, 34.0, 114.0, 35.0),
+			       grid_feature("410199001", "街道一", 113.0, 34.0, 114.0, 35.0),
+			       grid_feature("410199001001", "社区一", 113.0, 34.0, 114.0, 35.0),
+			       grid_feature("410199001001001", "西网格", 113.0, 34.0, 113.5, 35.0),
+			       grid_feature("410199001001002", "东网格", 113.5, 34.0, 114.0, 35.0));
+	struct grid_import gi = {.who = &f->sys, .tenant_id = f->tenant, .now = f->clock, .fc = fc};
+	must_run(f, grid_import, &gi, "grid_import");
+	json_decref(gi.report);
+	json_decref(fc);
+	int64_t west = q1(f, "SELECT id FROM grids WHERE tenant_id = $1 AND code = '410199001001001' "
+			     "AND $2 = $2", f->tenant, 0);
+	int64_t east = q1(f, "SELECT id FROM grids WHERE tenant_id = $1 AND code = '410199001001002' "
+			     "AND $2 = $2", f->tenant, 0);
+	assert_true(west > 0 && east > 0);
+	assert_int_equal(db_execf(f->db, &e, "UPDATE enterprises SET grid_id = $1 WHERE id = $2",
+				  "ii", west, f->ent_a), 0);
+
+	struct {
+		const char *what;
+		const struct actor *who;
+		struct request_input in;
+		int64_t grid;
+	} cases[] = {
+		{"by its enterprise's grid", &f->ent_user,
+		 {.channel = "online", .req_type = "help", .enterprise_id = f->ent_a,
+		  .content = "开办餐饮店需要办理哪些许可证？\n第二行不进标题。"},
+		 west},
+		{"by its own location over its enterprise's", &f->ent_user,
+		 {.channel = "qrcode", .req_type = "complaint", .enterprise_id = f->ent_a,
+		  .content = "门前道路施工围挡影响经营。", .set_location = true, .lat = 34.5,
+		  .lon = 113.75},
+		 east},
+		{"its enterprise's grid when the location is in none", &f->ent_user,
+		 {.channel = "online", .req_type = "report", .enterprise_id = f->ent_a,
+		  .content = "反映一处安全隐患。", .set_location = true, .lat = 30.1, .lon = 120.2},
+		 west},
+		{"by its location, with everything given", &f->disp,
+		 {.channel = "hall", .req_type = "consultation", .category_id = f->cat_biz,
+		  .contact_name = "周先生", .contact_phone = "13800138000", .title = "  执照变更",
+		  .content = "营业执照经营范围变更需要什么材料？", .address = "大学路88号",
+		  .set_location = true, .lat = 34.25, .lon = 113.25, .urgency = "urgent"},
+		 west},
+		{"placed nowhere", &f->disp,
+		 {.channel = "hotline", .req_type = "suggestion", .content = "建议延长窗口办理时间。",
+		  .urgency = "critical"},
+		 0},
+		{"an enterprise without a grid", &f->disp,
+		 {.channel = "hall", .req_type = "help", .enterprise_id = f->ent_b,
+		  .content = "用工招聘求助。"},
+		 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct request got, want;
+		memset(&got, 0, sizeof got);
+		struct request_create c = {.who = cases[i].who, .tenant_id = f->tenant,
+					   .now = f->clock + (int64_t)i * 1000, .in = cases[i].in,
+					   .row = &got};
+		must_run(f, request_create, &c, cases[i].what);
+		if (request_get(f->db, f->tenant, c.id, &want, &e))
+			fail_msg("request_get: %s", e.message);
+		assert_int_equal(want.grid_id, cases[i].grid);
+		same_request(cases[i].what, &got, &want);
+		request_release(&got);
+		request_release(&want);
+	}
 }
 
 static void test_full_loop(void **state)
@@ -1850,6 +2027,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_every_action_from_every_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_actor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_created_row_is_stored_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadlines_national_day_2025, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadlines_spring_festival_2025, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadlines_new_year_2026, setup, teardown),
