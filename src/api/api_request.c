@@ -152,6 +152,7 @@ static int h_submit(struct req *r)
 struct list_ctx {
 	struct jsonw *w;
 	int64_t n, now, last;  /* items written, the time, the id of the last */
+	int64_t until;         /* the first instant a deadline state written may change */
 	const struct workcal *cal;
 	unsigned flags;
 	enum request_view view;
@@ -162,7 +163,7 @@ static int each_request(const struct request *q, void *p)
 {
 	struct list_ctx *c = p;
 	jsonw_object(c->w); /* lists carry the title; the record has the text */
-	request_json(c->w, q, c->now, c->cal, c->flags);
+	request_json_until(c->w, q, c->now, c->cal, c->flags, &c->until);
 	jsonw_end(c->w);
 	if (c->view == RV_OVERDUE)
 		snprintf(c->next, sizeof c->next, "d.%" PRId64 ".%" PRId64, request_overdue_key(q),
@@ -260,13 +261,25 @@ static int h_list(struct req *r)
 			  : req_query_int(r, "after", 0, 0, INT64_MAX, &f.after)) ||
 	    (rc = req_query_int(r, "limit", 50, 1, 200, &f.limit)))
 		return rc;
+	/*
+	 * The page, from this thread's cache while nothing has been committed and
+	 * no deadline state written or membership of the queue can have changed
+	 * with the time (see req_cache_get). Due soon is not kept: a request
+	 * enters and leaves it as its working time runs, by deadline and clock.
+	 */
+	unsigned flags = is_staff(r) ? REQUEST_JSON_STAFF : 0;
+	int64_t now = now_ms();
+	struct req_cache_ticket ticket = {0};
+	bool keep = f.view != RV_DUE_SOON;
+	if (keep && req_cache_get(r, flags, now, &ticket))
+		return 0;
 	struct db *db = req_db(r);
 	struct workcal *cal = NULL;
 	if (!db || (rc = calendar(r, &cal)))
 		return r->err.code ? r->err.code : rc;
 	struct jsonw w;
-	struct list_ctx c = {.w = &w, .now = now_ms(), .cal = cal,
-			     .flags = is_staff(r) ? REQUEST_JSON_STAFF : 0, .view = f.view};
+	struct list_ctx c = {.w = &w, .now = now, .until = INT64_MAX, .cal = cal, .flags = flags,
+			     .view = f.view};
 	api_reply_begin(r, 200, &w);
 	jsonw_object(&w);
 	jsonw_key(&w, "items");
@@ -284,7 +297,21 @@ static int h_list(struct req *r)
 	else
 		jsonw_int(&w, c.last);
 	jsonw_end(&w);
-	return api_reply_end(r, &w);
+	if ((rc = api_reply_end(r, &w)))
+		return rc;
+	/* the overdue queue also grows as deadlines run out */
+	if (keep && ticket.usable && c.view == RV_OVERDUE) {
+		int64_t grows;
+		struct err e2;
+		err_clear(&e2);
+		if (request_overdue_until(db, r->actor.tenant_id, now, &grows, &e2))
+			keep = false;
+		else if (grows < c.until)
+			c.until = grows;
+	}
+	if (keep)
+		req_cache_put(r, &ticket, c.until);
+	return 0;
 }
 
 /* A request the caller may read; 404 outside the scope. */

@@ -1459,6 +1459,35 @@ static const struct {
 	 "r.state = 'replied' AND r.visit_due_at > 0 AND r.visit_due_at < $%d"},
 };
 
+int request_overdue_until(struct db *db, int64_t tenant_id, int64_t now, int64_t *until,
+			  struct err *e)
+{
+	/* each on its partial index (sql/021): the first deadline not yet run out */
+	static const char *const sql[] = {
+		"SELECT min(r.handle_due_at) FROM requests r WHERE r.tenant_id = $1 AND "
+		REQ_HANDLING_SQL " AND r.handle_due_at >= $2",
+		"SELECT min(r.sign_due_at) FROM requests r WHERE r.tenant_id = $1 AND "
+		"r.state = 'dispatched' AND r.sign_due_at >= $2",
+		"SELECT min(r.visit_due_at) FROM requests r WHERE r.tenant_id = $1 AND "
+		"r.state = 'replied' AND r.visit_due_at >= $2",
+	};
+	*until = INT64_MAX;
+	for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
+		struct db_stmt *st = NULL;
+		int rc = db_queryf(db, &st, e, sql[i], "ii", tenant_id, now);
+		if (rc)
+			return rc;
+		rc = db_step(st, e);
+		/* late from the instant after its deadline: the page holds until then */
+		if (rc == DB_ROW && !db_column_is_null(st, 0) && db_column_int64(st, 0) + 1 < *until)
+			*until = db_column_int64(st, 0) + 1;
+		db_finalize(st);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* The states each view lists (a bit per enum req_state); 0: not by state. */
 static unsigned view_states(enum request_view v)
 {
@@ -1772,7 +1801,7 @@ static void opt_id(struct jsonw *w, const char *k, int64_t v)
 }
 
 static void deadline_json(struct jsonw *w, const char *k, const struct workcal *cal, int64_t now,
-			  int64_t start, int64_t due, bool running)
+			  int64_t start, int64_t due, bool running, int64_t *until)
 {
 	char local[40];
 	jsonw_key(w, k);
@@ -1784,10 +1813,15 @@ static void deadline_json(struct jsonw *w, const char *k, const struct workcal *
 	jsonw_object(w);
 	jsonw_kint(w, "at", due);
 	jsonw_kstr(w, "local", local);
-	if (running && cal)
+	if (running && cal) {
 		jsonw_kstr(w, "state", workcal_due_name(workcal_state(cal, now, start, due,
 								       WORKCAL_SOON_DEFAULT, NULL)));
-	else
+		if (until) {
+			int64_t u = workcal_state_until(cal, now, start, due, WORKCAL_SOON_DEFAULT);
+			if (u < *until)
+				*until = u;
+		}
+	} else
 		jsonw_knull(w, "state");
 	jsonw_end(w);
 }
@@ -1795,6 +1829,12 @@ static void deadline_json(struct jsonw *w, const char *k, const struct workcal *
 /* The members in the order the record has always had them (json_pack's, then the rest). */
 void request_json(struct jsonw *w, const struct request *r, int64_t now,
 		  const struct workcal *cal, unsigned flags)
+{
+	request_json_until(w, r, now, cal, flags, NULL);
+}
+
+void request_json_until(struct jsonw *w, const struct request *r, int64_t now,
+			const struct workcal *cal, unsigned flags, int64_t *until)
 {
 	bool open = r->state == RS_DISPATCHED || r->state == RS_SIGNED || r->state == RS_IN_PROGRESS;
 	const char *type_zh = req_type_zh(r->req_type);
@@ -1837,10 +1877,10 @@ void request_json(struct jsonw *w, const struct request *r, int64_t now,
 	jsonw_key(w, "deadlines");
 	jsonw_object(w);
 	deadline_json(w, "sign", cal, now, r->dispatched_at, r->sign_due_at,
-		      r->state == RS_DISPATCHED);
-	deadline_json(w, "handle", cal, now, r->clock_from, r->handle_due_at, open);
+		      r->state == RS_DISPATCHED, until);
+	deadline_json(w, "handle", cal, now, r->clock_from, r->handle_due_at, open, until);
 	deadline_json(w, "visit", cal, now, r->replied_at, r->visit_due_at,
-		      r->state == RS_REPLIED);
+		      r->state == RS_REPLIED, until);
 	jsonw_end(w);
 	jsonw_key(w, "times");
 	jsonw_object(w);

@@ -316,6 +316,19 @@ enum request_json_flags {
 };
 void request_json(struct jsonw *w, const struct request *r, int64_t now,
 		  const struct workcal *cal, unsigned flags);
+/* The same, and *until lowered to the first instant after now at which a deadline
+ * state written may be another (workcal_state_until); untouched if none may. */
+void request_json_until(struct jsonw *w, const struct request *r, int64_t now,
+			const struct workcal *cal, unsigned flags, int64_t *until);
+/*
+ * When the overdue queue of the tenant may next grow by time passing alone:
+ * the first instant after now at which a deadline of a request that could be
+ * overdue by it runs out (a lower bound: scopes and filters aside), or
+ * INT64_MAX if none will. A page read at now stays the same until then, but
+ * for changes to the data.
+ */
+int request_overdue_until(struct db *db, int64_t tenant_id, int64_t now, int64_t *until,
+			  struct err *e);
 
 /* ---- categories and time-limit policies (request_catalog.c) ---- */
 

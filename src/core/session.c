@@ -202,7 +202,7 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 	token_hash(token, h);
 	/* the generation and epoch before the read: a change committed meanwhile makes the
 	 * entry stale */
-	gen = atomic_load(&generation);
+	bool keep = db_generation(db, &generation, &gen);
 	read_ns = mono_ns();
 	if ((rc = db_query_i64(db, &epoch, e, "SELECT n FROM auth_epoch WHERE id = 1", NULL)))
 		return rc;
@@ -257,7 +257,8 @@ int session_lookup(struct db *db, const char *token, int64_t now,
 		return rc;
 	if ((rc = load_roles(db, a->tenant_id, a->user_id, &a->roles, e)))
 		return rc;
-	cache_put(h, out, created, expires, gen, epoch, read_ns);
+	if (keep)
+		cache_put(h, out, created, expires, gen, epoch, read_ns);
 	return 0;
 unauth:
 	return err_set(e, ERR_UNAUTHENTICATED, NULL, "登录凭据无效或已失效",

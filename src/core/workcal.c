@@ -885,6 +885,34 @@ enum workcal_due workcal_state(const struct workcal *cal, int64_t now_ms, int64_
 	return WORKCAL_ON_TIME;
 }
 
+int64_t workcal_state_until(const struct workcal *cal, int64_t now_ms, int64_t start_ms,
+			    int64_t deadline_ms, double soon_fraction)
+{
+	enum workcal_due d = workcal_state(cal, now_ms, start_ms, deadline_ms, soon_fraction, NULL);
+	int64_t until;
+	if (d == WORKCAL_OVERDUE)
+		return INT64_MAX;
+	until = deadline_ms + 1; /* the deadline instant itself is still in time */
+	if (d == WORKCAL_ON_TIME) {
+		/* due soon from the instant the elapsed working time reaches the fraction */
+		if (!(soon_fraction > 0 && soon_fraction <= 1))
+			soon_fraction = WORKCAL_SOON_DEFAULT;
+		int64_t f = (int64_t)(soon_fraction * 1000000.0 + 0.5);
+		int64_t total = workcal_workms_between(cal, start_ms, deadline_ms, NULL);
+		int64_t need = (f * total + 999999) / 1000000, soon;
+		if (workcal_add_workms(cal, start_ms, need, &soon, NULL) != 0)
+			return now_ms + 1;
+		if (soon < until)
+			until = soon;
+	}
+	if (until <= now_ms + 1)
+		return now_ms + 1;
+	/* monotone in time: the same state just before until means the same all along */
+	if (workcal_state(cal, until - 1, start_ms, deadline_ms, soon_fraction, NULL) != d)
+		return now_ms + 1;
+	return until;
+}
+
 /* ---- storage ---- */
 
 static int read_meta(struct db *db, int64_t tenant, int64_t *version, bool *seeded,
@@ -1069,7 +1097,9 @@ static struct cache_slot *cache_find(int64_t tenant)
 int workcal_get(struct db *db, int64_t tenant_id, struct workcal **out, struct err *e)
 {
 	int64_t version, t0 = mono_ns();
-	uint64_t gen = atomic_load(&generation);
+	uint64_t gen;
+	/* false: db reads a snapshot older than some change, keep nothing from it */
+	bool trusted = db_generation(db, &generation, &gen);
 	bool seeded;
 	struct workcal *cal = NULL;
 	int rc;
@@ -1095,7 +1125,7 @@ int workcal_get(struct db *db, int64_t tenant_id, struct workcal **out, struct e
 	s = cache_find(tenant_id);
 	if (s && s->cal->version == version) {
 		cal = workcal_ref(s->cal);
-		if (!in_job) {
+		if (!in_job && trusted) {
 			s->generation = gen;
 			s->checked_ns = t0;
 		}
@@ -1107,7 +1137,7 @@ int workcal_get(struct db *db, int64_t tenant_id, struct workcal **out, struct e
 	}
 	if ((rc = load(db, tenant_id, &cal, e)))
 		return rc;
-	if (in_job) {
+	if (in_job || !trusted) {
 		*out = cal;
 		return 0;
 	}

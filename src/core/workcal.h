@@ -251,6 +251,16 @@ const char *workcal_due_name(enum workcal_due d); /* "on_time", "due_soon", "ove
 enum workcal_due workcal_state(const struct workcal *cal, int64_t now_ms, int64_t start_ms,
 			       int64_t deadline_ms, double soon_fraction, bool *uncertain);
 
+/*
+ * How long the state of a time limit stays what it is at `now`: an instant
+ * after now such that workcal_state (with the same arguments but the time)
+ * is the same at every instant in [now, until); INT64_MAX once overdue. The
+ * state only moves forward with time (on time, due soon, overdue), so until
+ * is checked at until - 1; if the calendar cannot tell, now + 1.
+ */
+int64_t workcal_state_until(const struct workcal *cal, int64_t now_ms, int64_t start_ms,
+			    int64_t deadline_ms, double soon_fraction);
+
 /* ---- storage (tables calendar_years, calendar_days, calendar_meta; setting "workhours") ---- */
 
 /*

@@ -23,6 +23,8 @@ static bool is_postgres_url(const char *url)
 	       strncmp(url, "host=", 5) == 0;
 }
 
+static atomic_uint_fast64_t serials; /* connections opened */
+
 int db_open(const char *url, int flags, struct db **out, struct err *e)
 {
 	*out = NULL;
@@ -31,7 +33,10 @@ int db_open(const char *url, int flags, struct db **out, struct err *e)
 	if (is_postgres_url(url))
 		return err_set(e, ERR_UNAVAILABLE, NULL, "尚未构建 PostgreSQL 后端",
 			       "postgresql backend not built yet");
-	return db_sqlite_ops.open(url, flags, out, e);
+	int rc = db_sqlite_ops.open(url, flags, out, e);
+	if (rc == 0)
+		(*out)->serial = atomic_fetch_add(&serials, 1) + 1;
+	return rc;
 }
 
 /* One module's deferred state on a connection. */
@@ -102,6 +107,9 @@ int db_flush_deferred(struct db *db, struct err *e)
 
 /* ---- generations bumped on commit: a deferred module of the db layer itself ---- */
 
+/* Every generation bumped (db_bump_on_commit), in all: see db_generation. */
+static atomic_uint_fast64_t all_bumps;
+
 struct bumps {
 	atomic_uint_fast64_t **v; /* requested, with repeats */
 	size_t n, cap;
@@ -163,8 +171,10 @@ static void bumps_committed(void *p)
 		size_t j;
 		for (j = 0; j < i && b->v[j] != b->v[i]; j++)
 			;
-		if (j == i) /* once per generation */
+		if (j == i) { /* once per generation */
 			atomic_fetch_add(b->v[i], 1);
+			atomic_fetch_add(&all_bumps, 1);
+		}
 	}
 }
 
@@ -189,6 +199,7 @@ void db_bump_on_commit(struct db *db, atomic_uint_fast64_t *generation)
 {
 	if (!db->in_tx) { /* the statement before has committed already */
 		atomic_fetch_add(generation, 1);
+		atomic_fetch_add(&all_bumps, 1);
 		return;
 	}
 	struct bumps *b = state_of(db, &bumps_ops); /* on any connection in a transaction */
@@ -337,6 +348,7 @@ int db_commit(struct db *db, struct err *e)
 	rc = db->ops->commit(db, e);
 	if (rc == 0) {
 		db->in_tx = false;
+		db->in_read = false;
 		for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
 			if (s->ops->committed)
 				s->ops->committed(s->state);
@@ -348,6 +360,7 @@ int db_commit(struct db *db, struct err *e)
 int db_rollback(struct db *db)
 {
 	db->in_tx = false;
+	db->in_read = false;
 	reset_deferred(db);
 	return db->ops->rollback(db);
 }
@@ -389,6 +402,49 @@ int db_rollback_to(struct db *db, struct err *e)
 	for (struct db_deferred_slot *s = db->deferred; s; s = s->next)
 		s->ops->rollback_to(s->state);
 	return 0;
+}
+
+int db_read_begin(struct db *db, struct err *e)
+{
+	if (db->in_tx)
+		return 0;
+	/* before the snapshot is taken: any bump after this may be missing from it */
+	uint64_t bumps = atomic_load(&all_bumps);
+	int rc = db_begin(db, false, e);
+	if (rc == 0) {
+		db->in_read = true;
+		db->read_bumps = bumps;
+	}
+	return rc;
+}
+
+void db_read_end(struct db *db)
+{
+	struct err e;
+
+	if (!db || !db->in_read)
+		return;
+	db->in_read = false;
+	err_clear(&e);
+	if (db_commit(db, &e) != 0) /* a read-only transaction: nothing to lose */
+		db_rollback(db);
+}
+
+bool db_reading(struct db *db)
+{
+	return db->in_read;
+}
+
+bool db_generation(struct db *db, atomic_uint_fast64_t *generation, uint64_t *out)
+{
+	*out = atomic_load(generation);
+	return !db->in_read || atomic_load(&all_bumps) == db->read_bumps;
+}
+
+bool db_data_version(struct db *db, uint64_t *out)
+{
+	*out = 0;
+	return db->ops->data_version && db->ops->data_version(db, out);
 }
 
 int db_backup(struct db *db, const char *dest, struct err *e)

@@ -88,6 +88,10 @@ struct db_ops {
 	 * returned so far durable. -1 (and nothing changed) if the backend cannot:
 	 * its commits stay durable when they return. NULL: cannot. */
 	int (*commit_log)(struct db *db, char *path, size_t n);
+	/* (optional) Inside a read transaction: true with a number that differs from the
+	 * one of an earlier transaction of this connection if, and only if, the database
+	 * changed in between (SQLite's data version); false outside one. */
+	bool (*data_version)(struct db *db, uint64_t *out);
 };
 
 struct db_deferred_slot;
@@ -99,6 +103,9 @@ struct db {
 	bool defer_enabled;
 	bool in_tx;                      /* between db_begin and db_commit/db_rollback */
 	int savepoints;                  /* open savepoints (db_savepoint) */
+	uint64_t serial;                 /* unique to this connection in the process (db_open) */
+	bool in_read;                    /* in a read transaction of db_read_begin */
+	uint64_t read_bumps;             /* generations bumped before it began (db_generation) */
 	struct db_deferred_slot *deferred;
 };
 
@@ -157,6 +164,34 @@ int db_flush_deferred(struct db *db, struct err *e);
  * rolled back to its savepoint takes its request back.
  */
 void db_bump_on_commit(struct db *db, atomic_uint_fast64_t *generation);
+
+/*
+ * One read transaction for several statements (an HTTP request's session
+ * check and its handler's reads): every statement reads the same snapshot,
+ * and the snapshot's locks are taken once instead of per statement.
+ * db_read_begin is a no-op inside a transaction; db_read_end ends what
+ * db_read_begin began (NULL and no transaction: no-op). The pool ends this
+ * thread's read transaction before it waits for a write (db_pool_write), so
+ * reads after a write see it.
+ */
+int db_read_begin(struct db *db, struct err *e);
+void db_read_end(struct db *db);
+bool db_reading(struct db *db);
+/*
+ * For in-process caches filled from a read: *out = the generation (see
+ * db_bump_on_commit), read before the database is. True if what db reads is
+ * at least as new as that generation says; false when db is in a read
+ * transaction that began before some generation was bumped — its snapshot
+ * may predate the change, so what it reads must not be cached as current.
+ */
+bool db_generation(struct db *db, atomic_uint_fast64_t *generation, uint64_t *out);
+/*
+ * Inside a read transaction: true with the connection's data version in
+ * *out, equal to the one of an earlier read transaction on this connection if
+ * and only if the database has not changed since (commits by any connection
+ * or process); false outside one or if the backend cannot tell.
+ */
+bool db_data_version(struct db *db, uint64_t *out);
 
 /* Pick the backend by URL ("postgres://", "postgresql://", "host=" -> postgres; else sqlite). */
 int db_open(const char *url, int flags, struct db **out, struct err *e);

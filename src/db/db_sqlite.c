@@ -827,6 +827,20 @@ static int sq_rollback(struct db *db)
 	return run(d, "ROLLBACK", NULL);
 }
 
+static bool sq_data_version(struct db *db, uint64_t *out)
+{
+	struct sq_db *d = to_sq(db);
+	unsigned int v = 0;
+
+	*out = 0;
+	if (sqlite3_txn_state(d->h, "main") < SQLITE_TXN_READ)
+		return false; /* updated when a read transaction begins */
+	if (sqlite3_file_control(d->h, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK)
+		return false;
+	*out = v;
+	return true;
+}
+
 /* ---- backup and check ---- */
 
 static int sq_backup(struct db *db, const char *dest, struct err *e)
@@ -1045,4 +1059,5 @@ const struct db_ops db_sqlite_ops = {
 	.check = sq_check,
 	.dialect = sq_dialect,
 	.commit_log = sq_commit_log,
+	.data_version = sq_data_version,
 };

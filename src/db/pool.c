@@ -602,6 +602,10 @@ int db_pool_write(struct db_pool *p, db_write_fn fn, void *arg, struct err *e)
 
 	if (writer_of == p)
 		return run_nested(p->wdb, fn, arg, e);
+	/* what this thread reads after the write must see it: leave its snapshot */
+	struct reader *rd = pthread_getspecific(p->key);
+	if (rd)
+		db_read_end(rd->db);
 	memset(&j, 0, sizeof j);
 	j.fn = fn;
 	j.arg = arg;

@@ -153,6 +153,34 @@ int reply_raw(struct req *r, int status, const char *content_type, const void *p
 /* Shorthand: fill r->err and return its code. */
 #define req_fail(r, ...) err_set(&(r)->err, __VA_ARGS__)
 
+/* ---- whole answers of reads, kept per thread (respcache.c) ---- */
+
+/*
+ * For a read whose answer depends on nothing but the database, the caller
+ * (the actor's tenant, user, department, grid, enterprise, roles and the
+ * route's scope, and `extra`), the route, the query string and the time.
+ * Each HTTP thread keeps the answers it built; an answer is given again only
+ *   - from the same reader connection, whose data version (db_data_version,
+ *     in the request's read transaction) is what it was when the answer was
+ *     read: no commit since, by this process or another;
+ *   - at a time in [built, until) — until from the handler: the first instant
+ *     at which the answer might read otherwise by time passing alone — and
+ *     no more than REQ_CACHE_MAX_AGE_MS after it was built.
+ * req_cache_get: true if r now holds the answer (200, JSON; the handler
+ * returns 0); false otherwise, and *t is what req_cache_put needs to keep
+ * the answer the handler then writes into r (kept only if it is a 200).
+ */
+#define REQ_CACHE_MAX_AGE_MS 600000
+struct req_cache_ticket {
+	bool usable;          /* the answer may be kept */
+	uint64_t hash, version, serial;
+	int64_t now;          /* the time the answer is for */
+	char *key;            /* in r's arena */
+	size_t key_len;
+};
+bool req_cache_get(struct req *r, unsigned extra, int64_t now, struct req_cache_ticket *t);
+void req_cache_put(struct req *r, const struct req_cache_ticket *t, int64_t until);
+
 /* ---- server ---- */
 
 struct http_server;

@@ -61,6 +61,7 @@ struct compiled {
 
 static struct route *all;
 static struct compiled *comp;
+static uint32_t *tags;          /* per route: see tag_of */
 static size_t nall;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -93,6 +94,21 @@ static void compile(const char *pat, struct compiled *c)
 	}
 }
 
+#define TAG_ANY 0xffffffu
+
+/* The number of segments and a hash of the third ("/api/v1/<this>/..."), TAG_ANY for a
+ * parameter or none there: a path can only match routes of its tag or of TAG_ANY for its
+ * number of segments, so the scan reads a small array, not every compiled pattern. */
+static uint32_t tag_of(int nseg, const char *third, size_t len)
+{
+	uint32_t h = 2166136261u;
+	if (!third)
+		return (uint32_t)nseg << 24 | TAG_ANY;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)third[i]) * 16777619u;
+	return (uint32_t)nseg << 24 | (h & TAG_ANY);
+}
+
 static void collect(void)
 {
 	size_t n = 0, k = 0;
@@ -101,9 +117,13 @@ static void collect(void)
 			n++;
 	all = xcalloc(n + 1, sizeof *all);
 	comp = xcalloc(n + 1, sizeof *comp);
+	tags = xcalloc(n + 1, sizeof *tags);
 	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
 		for (const struct route *rt = tables[t]; rt->method; rt++) {
-			compile(rt->pattern, &comp[k]);
+			struct compiled *c = &comp[k];
+			compile(rt->pattern, c);
+			bool lit = c->nseg > 2 && !c->seg[2].param;
+			tags[k] = tag_of(c->nseg & 0x7f, lit ? c->seg[2].p : NULL, lit ? c->seg[2].len : 0);
 			all[k++] = *rt;
 		}
 	nall = n;
@@ -190,10 +210,12 @@ int routes_match(const char *method, const char *path, struct req *r)
 	int best = -1, best_lit = -1;
 
 	split_path(path, &sp);
+	uint32_t any = tag_of(sp.n & 0x7f, NULL, 0);
+	uint32_t tag = sp.n > 2 ? tag_of(sp.n & 0x7f, sp.p[2], sp.len[2]) : any;
 	/* Several patterns may match ("/enterprises/export.xlsx" and
 	 * "/enterprises/{id}"): the one with more literal segments wins. */
 	for (size_t i = 0; i < n; i++) {
-		if (!match(&comp[i], &sp, NULL))
+		if ((tags[i] != tag && tags[i] != any) || !match(&comp[i], &sp, NULL))
 			continue;
 		if (strcmp(rt[i].method, method) != 0) {
 			path_seen = true;

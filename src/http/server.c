@@ -594,6 +594,30 @@ static bool run_coro(struct http_server *s, struct req *r, bool yielding)
 	return ended;
 }
 
+/*
+ * Authenticated reads (GET, HEAD) run their session check and their handler
+ * in one read transaction of the thread's reader connection: one snapshot and
+ * its locks instead of one per statement. A handler that writes leaves it
+ * (db_pool_write ends it) and reads what it wrote.
+ */
+static bool reads_in_one_snapshot(const struct req *r)
+{
+	return r->route && r->route->perm != PERM_PUBLIC && !runs_on_handler_thread(r);
+}
+
+/* Begin the read transaction; NULL (and statements run on their own) if it cannot. */
+static struct db *read_begin(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	struct db *db = db_pool_reader(r->app->pool, &e);
+	if (!db || db_read_begin(db, &e) != 0) {
+		log_warn("request %s: no read transaction: %s", r->id, e.message);
+		return NULL;
+	}
+	return db;
+}
+
 /* Start r's handler as a coroutine; false if none could be made. */
 static bool start_coro(struct http_server *s, struct req *r, bool *ended)
 {
@@ -630,6 +654,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		/* resumed by the writer: go on where the handler waited */
 		if (!run_coro(s, r, true))
 			return MHD_YES;
+		r->handled = true;
+	}
+	if (!r->handled && reads_in_one_snapshot(r)) {
+		/* the session check and the handler's reads: one read transaction */
+		struct db *db = read_begin(r);
+		if (dispatch_pre(r))
+			run_handler(r);
+		if (db)
+			db_read_end(db);
 		r->handled = true;
 	}
 	if (!r->handled) {

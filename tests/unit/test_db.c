@@ -1221,6 +1221,84 @@ static void test_pool_acknowledged_after_flush(void **state)
 	db_pool_free(pool);
 }
 
+static int bump_job(struct db *db, void *arg, struct err *e)
+{
+	(void)e;
+	db_bump_on_commit(db, arg);
+	return 0;
+}
+
+/*
+ * A read transaction over several statements: one snapshot; the data version
+ * moves with commits (by the pool or another connection) and only with them;
+ * a write from the thread ends its read transaction, so it reads the write;
+ * db_generation does not vouch for a snapshot older than a bump.
+ */
+static void test_read_transaction(void **state)
+{
+	struct db_pool *pool = open_pool("readtx.db", w_schema, NULL);
+	struct row_job j = {1, 1, false};
+	static atomic_uint_fast64_t gen;
+	uint64_t v1, v2, g;
+	struct err e;
+	char p[256];
+
+	(void)state;
+	err_clear(&e);
+	struct db *r = db_pool_reader(pool, &e);
+	assert_non_null(r);
+	assert_false(db_data_version(r, &v1)); /* outside a read transaction */
+	assert_int_equal(db_read_begin(r, &e), 0);
+	assert_true(db_reading(r));
+	assert_int_equal(db_read_begin(r, &e), 0); /* no-op inside one */
+	assert_int_equal(query_i64(r, "SELECT count(*) FROM w"), 0);
+	assert_true(db_data_version(r, &v1));
+	assert_true(db_generation(r, &gen, &g));
+
+	/* another connection commits: the snapshot and its version stay */
+	tpath(p, sizeof p, "readtx.db");
+	struct db *other = NULL;
+	assert_int_equal(db_open(p, 0, &other, &e), 0);
+	assert_int_not_equal(other->serial, r->serial);
+	exec_ok(other, "INSERT INTO w (t, i) VALUES (9, 9)");
+	db_bump_on_commit(other, &gen);
+	assert_int_equal(query_i64(r, "SELECT count(*) FROM w"), 0);
+	assert_true(db_data_version(r, &v2));
+	assert_true(v2 == v1);
+	assert_false(db_generation(r, &gen, &g)); /* bumped after this snapshot began */
+	db_read_end(r);
+	assert_false(db_reading(r));
+
+	/* the next one sees it, with another version; no commit: the same version */
+	assert_int_equal(db_read_begin(r, &e), 0);
+	assert_int_equal(query_i64(r, "SELECT count(*) FROM w"), 1);
+	assert_true(db_data_version(r, &v2));
+	assert_true(v2 != v1);
+	assert_true(db_generation(r, &gen, &g));
+	db_read_end(r);
+	assert_int_equal(db_read_begin(r, &e), 0);
+	assert_int_equal(query_i64(r, "SELECT count(*) FROM w"), 1);
+	assert_true(db_data_version(r, &v1));
+	assert_true(v1 == v2);
+
+	/* a write through the pool ends the thread's read transaction: it reads the write */
+	assert_int_equal(db_pool_write(pool, insert_row, &j, &e), 0);
+	assert_false(db_reading(r));
+	assert_int_equal(query_i64(r, "SELECT count(*) FROM w"), 2);
+	assert_int_equal(db_read_begin(r, &e), 0);
+	assert_int_equal(query_i64(r, "SELECT count(*) FROM w"), 2);
+	assert_true(db_data_version(r, &v1));
+	assert_true(v1 != v2);
+	/* a job's bump counts once it has committed: a snapshot begun after it is trusted */
+	db_read_end(r);
+	assert_int_equal(db_pool_write(pool, bump_job, &gen, &e), 0);
+	assert_int_equal(db_read_begin(r, &e), 0);
+	assert_true(db_generation(r, &gen, &g));
+	db_read_end(r);
+	db_close(other);
+	db_pool_free(pool);
+}
+
 struct bg_writer {
 	struct db_pool *pool;
 	atomic_int stop;
@@ -1345,6 +1423,7 @@ int main(void)
 		cmocka_unit_test(test_pool_nested_rollback),
 		cmocka_unit_test(test_pool_readers),
 		cmocka_unit_test(test_pool_acknowledged_after_flush),
+		cmocka_unit_test(test_read_transaction),
 		cmocka_unit_test(test_backup_while_writing),
 		cmocka_unit_test(test_like_contains),
 	};

@@ -700,6 +700,65 @@ static void test_state(void **state)
 	workcal_unref(cal);
 }
 
+/* How long a state lasts: exactly until the instant it changes. */
+static void test_state_until(void **state)
+{
+	(void)state;
+	struct workcal *cal = workcal_new_builtin(NULL);
+	int64_t start = T("2025-03-03T09:00:00+08:00"), due;
+
+	assert_int_equal(workcal_add_workhours(cal, start, 600, &due, NULL), 0);
+	/* on time until 8 of the 10 hours have passed, due soon to the deadline, then overdue */
+	assert_int_equal(workcal_state_until(cal, T("2025-03-03T20:00:00+08:00"), start, due, 0.8),
+			 T("2025-03-04T10:00:00+08:00"));
+	assert_int_equal(workcal_state_until(cal, start - 3600000, start, due, 0.8),
+			 T("2025-03-04T10:00:00+08:00"));
+	assert_int_equal(workcal_state_until(cal, T("2025-03-04T10:00:00+08:00"), start, due, 0.8),
+			 due + 1);
+	assert_int_equal(workcal_state_until(cal, due, start, due, 0.8), due + 1);
+	assert_int_equal(workcal_state_until(cal, due + 1, start, due, 0.8), INT64_MAX);
+	/* no working time allowed: due soon at once */
+	int64_t sat = T("2025-03-08T10:00:00+08:00");
+	assert_int_equal(workcal_state_until(cal, sat, sat, sat + 3600000, 0.8), sat + 3600001);
+
+	/* at random: the state is the same on [now, until) and another at until */
+	struct workcal_hours odd;
+	struct err e;
+	assert_int_equal(workcal_hours_parse("08:15-11:45,12:00-12:01,14:00-18:00,19:00-24:00",
+					     &odd, &e),
+			 0);
+	struct workcal *cals[2] = {cal, workcal_new_builtin(&odd)};
+	uint64_t seed = 777;
+	int64_t lo = T("2025-01-01T00:00:00+08:00"), span = 600 * WORKCAL_DAY_MS;
+#define NEXT() (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 11)
+	for (int i = 0; i < 20000; i++) {
+		struct workcal *c = cals[i & 1];
+		int64_t a = lo + (int64_t)(NEXT() % (uint64_t)span), d;
+		if (i % 3)
+			assert_int_equal(workcal_add_workhours(c, a, (int64_t)(NEXT() % 3000), &d, NULL), 0);
+		else
+			assert_int_equal(workcal_add_workdays(c, a, 1 + (int64_t)(NEXT() % 20), &d, NULL), 0);
+		double f = i % 5 ? 0.8 : (double)(NEXT() % 1000) / 1000.0;
+		int64_t now = a - 2 * WORKCAL_DAY_MS +
+			      (int64_t)(NEXT() % (uint64_t)(d - a + 4 * WORKCAL_DAY_MS + 1));
+		enum workcal_due s0 = workcal_state(c, now, a, d, f, NULL);
+		int64_t u = workcal_state_until(c, now, a, d, f);
+		assert_true(u > now);
+		if (u == INT64_MAX) {
+			assert_int_equal(s0, WORKCAL_OVERDUE);
+			continue;
+		}
+		if (workcal_state(c, u - 1, a, d, f, NULL) != s0 ||
+		    workcal_state(c, now + (int64_t)(NEXT() % (uint64_t)(u - now)), a, d, f, NULL) != s0 ||
+		    workcal_state(c, u, a, d, f, NULL) == s0)
+			fail_msg("case %d: now=%lld start=%lld due=%lld f=%g until=%lld", i,
+				 (long long)now, (long long)a, (long long)d, f, (long long)u);
+	}
+#undef NEXT
+	workcal_unref(cals[0]);
+	workcal_unref(cals[1]);
+}
+
 /* ---- checking a year ---- */
 
 static void test_check_year(void **state)
@@ -1091,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_hours_parse),
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_state_until),
 		cmocka_unit_test(test_check_year),
 		cmocka_unit_test_setup_teardown(test_storage_seed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_years, setup, teardown),
