@@ -340,16 +340,17 @@ static int load(struct req *r, struct request *q)
 
 /* The record as the caller sees it, with the actions it may take (and, for
  * staff, the extension and return applications). */
-static int reply_detail(struct req *r, const struct request_detail *d, const struct workcal *cal,
-			int status, int64_t event_id)
+static int reply_detail_at(struct req *r, const struct request_detail *d,
+			   const struct workcal *cal, int status, int64_t event_id, int64_t now,
+			   int64_t *until)
 {
-	int64_t now = now_ms();
 	bool staff = is_staff(r);
-	unsigned set = request_actions(&r->actor, &d->r, d->apps, d->napps, now, cal);
+	unsigned set = request_actions_until(&r->actor, &d->r, d->apps, d->napps, now, cal, until);
 	struct jsonw w;
 	api_reply_begin(r, status, &w);
 	jsonw_object(&w);
-	request_json(&w, &d->r, now, cal, REQUEST_JSON_CONTENT | (staff ? REQUEST_JSON_STAFF : 0));
+	request_json_until(&w, &d->r, now, cal,
+			   REQUEST_JSON_CONTENT | (staff ? REQUEST_JSON_STAFF : 0), until);
 	jsonw_key(&w, "actions");
 	jsonw_array(&w);
 	for (int i = 0; i < RA__COUNT; i++)
@@ -386,6 +387,12 @@ static int reply_detail(struct req *r, const struct request_detail *d, const str
 	return api_reply_end(r, &w);
 }
 
+static int reply_detail(struct req *r, const struct request_detail *d, const struct workcal *cal,
+			int status, int64_t event_id)
+{
+	return reply_detail_at(r, d, cal, status, event_id, now_ms(), NULL);
+}
+
 /* One statement reads the request and its applications. */
 static int h_get(struct req *r)
 {
@@ -398,13 +405,21 @@ static int h_get(struct req *r)
 		return rc;
 	if (!(db = req_db(r)))
 		return r->err.code;
+	/* From this thread's cache while nothing has been committed and neither a deadline
+	 * state nor an action offered can have changed with the time (as the pages are). */
+	int64_t now = now_ms(), until = INT64_MAX;
+	struct req_cache_ticket ticket;
+	if (req_cache_get(r, 0, now, &ticket))
+		return 0;
 	if ((rc = request_get_detail(db, r->actor.tenant_id, id, &d, &r->err)))
 		return rc;
 	if (!(rc = visible(r, &d.r)) && !(rc = calendar(r, &cal))) {
-		rc = reply_detail(r, &d, cal, 200, 0);
+		rc = reply_detail_at(r, &d, cal, 200, 0, now, &until);
 		workcal_unref(cal);
 	}
 	request_detail_release(&d);
+	if (!rc)
+		req_cache_put(r, &ticket, until);
 	return rc;
 }
 

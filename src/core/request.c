@@ -1040,6 +1040,23 @@ static int conditions(struct db *db, const struct request *r, enum req_action a,
 	return check_conditions(r, a, now, cal, *app_id, e);
 }
 
+unsigned request_actions_until(const struct actor *who, const struct request *r,
+			       const struct request_application *apps, size_t napps, int64_t now,
+			       const struct workcal *cal, int64_t *until)
+{
+	unsigned set = request_actions(who, r, apps, napps, now, cal);
+	/* Time changes one condition only: an extension is asked for before the handling
+	 * deadline. Offered now, it is until just after it (later if the clock is paused:
+	 * the deadline then moves on with the time, so this bound comes first); refused for
+	 * a deadline passed, it stays refused. */
+	if (until && (set & (1u << RA_EXTEND_APPLY))) {
+		int64_t due = effective_due(cal, r, now);
+		if (due < INT64_MAX && due + 1 < *until)
+			*until = due + 1;
+	}
+	return set;
+}
+
 unsigned request_actions(const struct actor *who, const struct request *r,
 			 const struct request_application *apps, size_t napps, int64_t now,
 			 const struct workcal *cal)

@@ -211,6 +211,11 @@ struct request_application;
 unsigned request_actions(const struct actor *who, const struct request *r,
 			 const struct request_application *apps, size_t napps, int64_t now,
 			 const struct workcal *cal);
+/* The same; *until (if given) is lowered to the first instant at which the set may differ
+ * by time passing alone. */
+unsigned request_actions_until(const struct actor *who, const struct request *r,
+			       const struct request_application *apps, size_t napps, int64_t now,
+			       const struct workcal *cal, int64_t *until);
 
 int request_get(struct db *db, int64_t tenant_id, int64_t id, struct request *out,
 		struct err *e);

@@ -1,8 +1,9 @@
-"""Pages of requests given again from the HTTP threads' caches (http/respcache.c) are
-never stale: the same bytes as a page built afresh, for every role and view; a new
-page after any commit — through the API, or by another process writing the file —;
-and a new page once time alone changes it: a deadline running out moves a request
-into the overdue queue and turns its state to overdue on any list.
+"""Pages of requests and requests' details given again from the HTTP threads' caches
+(http/respcache.c) are never stale: the same bytes as an answer built afresh, for every
+role and view; a new answer after any commit — through the API, or by another process
+writing the file —; and a new answer once time alone changes it: a deadline running out
+moves a request into the overdue queue, turns its state to overdue on any list and in
+its detail, and takes the extension away from the actions its detail offers.
 
 Each HTTP thread keeps its own pages and a client may land on either, so every
 page is read several times on each side of a change.
@@ -140,6 +141,70 @@ class ReadCache(unittest.TestCase):
             got = {x["id"]: x for x in self.items("dispatcher", q_sign)}
             self.assertEqual(got[b]["deadlines"]["sign"]["state"], "overdue")
         self.assertNotEqual(self.page("dispatcher", q_over), over)
+
+    def detail(self, who, rid):
+        """The raw detail, read TRIES times: all the same; None if the caller may not read it."""
+        got = set()
+        for _ in range(TRIES):
+            r = self.c[who].get("%s/%d" % (REQ, rid))
+            if r.status in (403, 404):
+                return None
+            self.assertEqual(r.status, 200, r)
+            got.add(r.raw)
+        self.assertEqual(len(got), 1, "%s %d: details differ between reads" % (who, rid))
+        return got.pop()
+
+    def test_kept_details_are_the_details_built_afresh(self):
+        self.write("CREATE TABLE IF NOT EXISTS cache_probe (x INTEGER)")
+        ids = [x["id"] for x in self.items("admin", "view=all&limit=12")]
+        ids += [x["id"] for x in self.items("admin", "view=overdue&limit=4")]
+        checked = 0
+        for who in ROLES:
+            for rid in ids:
+                with self.subTest(who=who, id=rid):
+                    kept = self.detail(who, rid)
+                    if kept is None:
+                        continue
+                    self.write("INSERT INTO cache_probe VALUES (1)")
+                    r = self.c[who].get("%s/%d" % (REQ, rid))
+                    self.assertEqual(r.raw, kept)
+                    checked += 1
+        self.assertGreater(checked, 30)
+
+    def test_a_commit_is_seen_in_the_detail(self):
+        rid = self.dispatched()
+        path = "%s/%d" % (REQ, rid)
+        self.detail("handler", rid)
+        r = self.c["handler"].post(path + "/actions/sign", {})
+        self.assertEqual(r.status, 200, r)
+        for _ in range(TRIES):
+            self.assertEqual(self.c["handler"].get(path).json["state"], "signed")
+        self.detail("handler", rid)
+        self.write("UPDATE requests SET title = ? WHERE id = ?", ("缓存测试：详情的新标题", rid))
+        for _ in range(TRIES):
+            self.assertEqual(self.c["handler"].get(path).json["title"], "缓存测试：详情的新标题")
+
+    def test_a_deadline_running_out_is_seen_in_the_detail(self):
+        # signed by its handler, who may ask for an extension until the handling deadline
+        rid = self.dispatched()
+        path = "%s/%d" % (REQ, rid)
+        r = self.c["handler"].post(path + "/actions/sign", {})
+        self.assertEqual(r.status, 200, r)
+        soon = now_ms() + 2500
+        self.write("UPDATE requests SET handle_due_at = ? WHERE id = ?", (soon, rid))
+        before = self.detail("handler", rid)
+        d = self.c["handler"].get(path).json
+        if now_ms() > soon:
+            self.skipTest("the machine was too slow to read the detail before the deadline")
+        self.assertIn("extend_apply", d["actions"])
+        self.assertIn(d["deadlines"]["handle"]["state"], ("on_time", "due_soon"))
+        while now_ms() <= soon + 50:
+            time.sleep(0.1)
+        for _ in range(TRIES):
+            d = self.c["handler"].get(path).json
+            self.assertEqual(d["deadlines"]["handle"]["state"], "overdue")
+            self.assertNotIn("extend_apply", d["actions"])
+        self.assertNotEqual(self.detail("handler", rid), before)
 
 
 if __name__ == "__main__":
