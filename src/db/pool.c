@@ -54,8 +54,6 @@
 #include "base/banned.h"
 
 #define DEFAULT_MAX_BATCH 512
-/* How long the syncer waits for the batch the writer is running before it flushes. */
-#define SYNC_WAIT_NS 2000000
 
 /* One db_pool_write() call; lives on the caller's stack until done. */
 struct job {
@@ -106,8 +104,6 @@ struct db_pool {
 	pthread_cond_t sync_work;    /* committed jobs to sync, or sync_stopping */
 	struct jobq unsynced;        /* committed, not yet known to be on disk */
 	bool sync_stopping;
-	bool writing;                /* the writer is running a batch */
-	uint64_t groups_ended;       /* batches the writer has finished */
 	LIST_HEAD(, reader) readers;
 	struct db_pool_stats stats;
 };
@@ -322,14 +318,10 @@ static void *writer_main(void *arg)
 			p->batch[n++] = j;
 		}
 		p->queued -= (int)n;
-		p->writing = true;
 		pthread_mutex_unlock(&p->mu);
 		for (done = 0; done < n;)
 			done += run_group(p, p->batch + done, n - done);
 		pthread_mutex_lock(&p->mu);
-		p->writing = false;
-		p->groups_ended++;
-		pthread_cond_signal(&p->sync_work);
 	}
 	pthread_mutex_unlock(&p->mu);
 	writer_of = NULL;
@@ -410,22 +402,6 @@ static void *syncer_main(void *arg)
 			pthread_cond_wait(&p->sync_work, &p->mu);
 		if (STAILQ_EMPTY(&p->unsynced))
 			break; /* stopping, everything acknowledged */
-		/*
-		 * The writer is in the middle of a batch: its commit is a fraction of a
-		 * flush away, so wait for it (a bounded moment) and let one flush cover
-		 * both — twice the requests per fdatasync, which is CPU in the kernel.
-		 */
-		if (p->writing && !p->sync_stopping) {
-			uint64_t seen = p->groups_ended;
-			struct timespec until;
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += SYNC_WAIT_NS;
-			until.tv_sec += until.tv_nsec / 1000000000;
-			until.tv_nsec %= 1000000000;
-			while (p->groups_ended == seen && !p->sync_stopping)
-				if (pthread_cond_timedwait(&p->sync_work, &p->mu, &until) == ETIMEDOUT)
-					break;
-		}
 		/* every batch committed before the flush begins is covered by it */
 		struct jobq q = STAILQ_HEAD_INITIALIZER(q);
 		STAILQ_CONCAT(&q, &p->unsynced);
@@ -474,7 +450,7 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->work, &ca);
-	pthread_cond_init(&p->sync_work, &ca);
+	pthread_cond_init(&p->sync_work, NULL);
 	pthread_condattr_destroy(&ca);
 	STAILQ_INIT(&p->queue);
 	STAILQ_INIT(&p->unsynced);
