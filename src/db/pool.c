@@ -90,6 +90,7 @@ struct db_pool {
 	bool key_created;
 	void (*before_sync)(void *ctx);
 	void *before_sync_ctx;
+	bool pipelined;              /* set before the threads start: the syncer acknowledges */
 	int log_fd;                  /* the writer's commit log, synced by the syncer; -1: none */
 	char *log_path;
 	dev_t log_dev;               /* the file log_fd has open */
@@ -268,7 +269,7 @@ wake:
 		p->stats.batch_hist[hist_bucket(ran)]++;
 		p->stats.commit_ns_total += (uint64_t)commit_ns;
 	}
-	if (committed && p->log_fd >= 0) { /* acknowledged once the syncer has flushed it */
+	if (committed && p->pipelined) { /* acknowledged once the syncer has flushed it */
 		for (i = 0; i < ran; i++)
 			STAILQ_INSERT_TAIL(&p->unsynced, jobs[i], link);
 		pthread_cond_signal(&p->sync_work);
@@ -481,6 +482,7 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 				goto out_free;
 			}
 			p->syncer_started = true;
+			p->pipelined = true; /* log_fd is the syncer's from now on */
 			pthread_setname_np(p->syncer, "yq-db-syncer");
 		}
 	}
