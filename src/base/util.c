@@ -141,3 +141,20 @@ bool parse_i64(const char *s, int64_t *out)
 	*out = v;
 	return true;
 }
+
+void cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+bool thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
+{
+	if (pthread_create(t, NULL, fn, arg) != 0)
+		return false;
+	pthread_setname_np(*t, name);
+	return true;
+}

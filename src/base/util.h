@@ -5,6 +5,7 @@
 #ifndef YQ_UTIL_H
 #define YQ_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,5 +44,11 @@ bool str_eq_ct(const char *a, const char *b);
 
 /* Parse a decimal int64; whole string must be digits (optional leading '-'). */
 bool parse_i64(const char *s, int64_t *out);
+
+/* A condition variable whose timed waits count on CLOCK_MONOTONIC (not moved by clock changes). */
+void cond_init_monotonic(pthread_cond_t *cv);
+/* pthread_create with default attributes, then the thread's name (up to 15 bytes, shown by
+ * ps and perf); false if the thread could not be made. */
+bool thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name);
 
 #endif

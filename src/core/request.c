@@ -422,26 +422,6 @@ int request_get_detail(struct db *db, int64_t tenant_id, int64_t id, struct requ
 	return 0;
 }
 
-static int keep_app(const struct request_application *a, void *ctx)
-{
-	app_keep(ctx, a);
-	return 0;
-}
-
-int request_detail_load(struct db *db, const struct request *r, struct request_detail *d,
-			struct err *e)
-{
-	memset(d, 0, sizeof *d);
-	int rc = request_applications(db, r->tenant_id, r->id, keep_app, d, e);
-	if (rc) {
-		request_detail_release(d);
-		return rc;
-	}
-	d->r = *r;
-	d->r.content = r->content ? xstrdup(r->content) : NULL;
-	return 0;
-}
-
 bool request_visible(const struct actor *a, enum scope s, const struct request *r)
 {
 	struct scope_row row = {.dept_id = r->department_id, .dept_path = r->dept_path,

@@ -303,9 +303,6 @@ struct request_detail {
 /* The request and its applications in one statement (one snapshot); ERR_NOT_FOUND. */
 int request_get_detail(struct db *db, int64_t tenant_id, int64_t id, struct request_detail *out,
 		       struct err *e);
-/* Read r's applications into d (d->r is r, copied). */
-int request_detail_load(struct db *db, const struct request *r, struct request_detail *d,
-			struct err *e);
 void request_detail_release(struct request_detail *d);
 
 /*

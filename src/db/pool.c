@@ -438,7 +438,6 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 		 struct err *e)
 {
 	struct db_pool *p;
-	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
@@ -448,11 +447,8 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 	p->max_wait_us = opts && opts->max_wait_us > 0 ? opts->max_wait_us : 0;
 	p->batch = xcalloc((size_t)p->max_batch, sizeof *p->batch);
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->work, &ca);
+	cond_init_monotonic(&p->work);
 	pthread_cond_init(&p->sync_work, NULL);
-	pthread_condattr_destroy(&ca);
 	STAILQ_INIT(&p->queue);
 	STAILQ_INIT(&p->unsynced);
 	LIST_INIT(&p->readers);
@@ -476,14 +472,13 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 					     strerror(errno));
 				goto out_free;
 			}
-			if (pthread_create(&p->syncer, NULL, syncer_main, p) != 0) {
+			if (!thread_start(&p->syncer, syncer_main, p, "yq-db-syncer")) {
 				rc = err_set(e, ERR_INTERNAL, NULL, "无法启动数据库同步线程",
 					     "cannot start the database syncer thread");
 				goto out_free;
 			}
 			p->syncer_started = true;
 			p->pipelined = true; /* log_fd is the syncer's from now on */
-			pthread_setname_np(p->syncer, "yq-db-syncer");
 		}
 	}
 	if (pthread_key_create(&p->key, reader_free) != 0) {
@@ -491,13 +486,12 @@ int db_pool_open(const char *url, const struct db_pool_opts *opts, struct db_poo
 		goto out_free;
 	}
 	p->key_created = true;
-	if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
+	if (!thread_start(&p->writer, writer_main, p, "yq-db-writer")) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "无法启动数据库写线程",
 			     "cannot start the database writer thread");
 		goto out_free;
 	}
 	p->writer_started = true;
-	pthread_setname_np(p->writer, "yq-db-writer");
 	*out = p;
 	return 0;
 

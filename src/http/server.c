@@ -509,19 +509,14 @@ static void handlers_init(struct handlers *h)
 /* Start n threads (fewer if the system refuses; 0 means handlers run inline). */
 static void handlers_start(struct handlers *h, int n)
 {
-	pthread_attr_t attr;
-
 	h->threads = xcalloc((size_t)n, sizeof *h->threads);
-	pthread_attr_init(&attr);
 	for (int i = 0; i < n; i++) {
-		if (pthread_create(&h->threads[i], &attr, handler_main, h) != 0) {
+		if (!thread_start(&h->threads[i], handler_main, h, "yq-handler")) {
 			log_warn("started %d of %d handler threads", i, n);
 			break;
 		}
-		pthread_setname_np(h->threads[i], "yq-handler");
 		h->nthreads++;
 	}
-	pthread_attr_destroy(&attr);
 }
 
 /* Let the threads finish the queue, then join them; handlers run inline from now on. */

@@ -215,23 +215,18 @@ static void *runner_main(void *arg)
 
 int backlog_start(struct db_pool *pool, struct backlog **out, struct err *e)
 {
-	pthread_condattr_t ca;
 	struct backlog *b = xcalloc(1, sizeof *b);
 	*out = NULL;
 	b->pool = pool;
 	pthread_mutex_init(&b->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&b->cv);
 	visit_backlog_set_notify(told, b);
-	if (pthread_create(&b->thread, NULL, runner_main, b) != 0) {
+	if (!thread_start(&b->thread, runner_main, b, "yq-backlog")) {
 		backlog_stop(b);
 		return err_set(e, ERR_INTERNAL, NULL, "无法启动走访后台任务线程",
 			       "cannot start the visit backlog thread");
 	}
 	b->started = true;
-	pthread_setname_np(b->thread, "yq-backlog");
 	*out = b;
 	return 0;
 }

@@ -822,37 +822,31 @@ static void *sender_main(void *arg)
 
 int scheduler_start(struct db_pool *pool, int interval_s, struct scheduler **out, struct err *e)
 {
-	pthread_condattr_t ca;
 	struct scheduler *s = xcalloc(1, sizeof *s);
 
 	*out = NULL;
 	s->pool = pool;
 	s->interval_s = interval_s >= 1 ? interval_s : 1;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
+	cond_init_monotonic(&s->cv);
+	if (!thread_start(&s->ticker, ticker_main, s, "yq-scheduler")) {
 		scheduler_stop(s);
 		return err_set(e, ERR_INTERNAL, NULL, "无法启动数字员工线程",
 			       "cannot start the scheduler thread");
 	}
 	s->ticker_started = true;
-	pthread_setname_np(s->ticker, "yq-scheduler");
 	/* the first tick is done before the server is announced: tests and
 	 * operators see a settled state */
 	pthread_mutex_lock(&s->mu);
 	while (!s->first_done)
 		pthread_cond_wait(&s->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
-	if (pthread_create(&s->sender, NULL, sender_main, s) != 0) {
+	if (!thread_start(&s->sender, sender_main, s, "yq-webhooks")) {
 		scheduler_stop(s);
 		return err_set(e, ERR_INTERNAL, NULL, "无法启动回调发送线程",
 			       "cannot start the webhook sender thread");
 	}
 	s->sender_started = true;
-	pthread_setname_np(s->sender, "yq-webhooks");
 	*out = s;
 	return 0;
 }
