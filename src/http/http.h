@@ -180,6 +180,13 @@ struct req_cache_ticket {
 };
 bool req_cache_get(struct req *r, unsigned extra, int64_t now, struct req_cache_ticket *t);
 void req_cache_put(struct req *r, const struct req_cache_ticket *t, int64_t until);
+/* Counts over all threads since start, for /metrics: answers given again
+ * (hit), built because none was kept for the key (miss) or the kept one was
+ * no longer current (stale: a commit or time since), and answers kept. */
+struct req_cache_stats {
+	uint64_t hit, miss, stale, kept;
+};
+void req_cache_stats(struct req_cache_stats *out);
 
 /* ---- server ---- */
 

@@ -151,6 +151,20 @@ void metrics_render(struct metrics *m, struct app *app, struct buf *o)
 	}
 	buf_addf(o, "yiqiban_db_batch_size_sum %" PRIu64 "\nyiqiban_db_batch_size_count %" PRIu64 "\n",
 		 ds.jobs, ds.commits);
+	struct req_cache_stats cs;
+	req_cache_stats(&cs);
+	buf_addf(o,
+		 "# HELP yiqiban_http_answer_cache_lookups_total Reads of request pages and details: "
+		 "answered from an HTTP thread's kept answers (hit), or built because none was "
+		 "kept for that caller and query (miss) or it was no longer current (stale).\n"
+		 "# TYPE yiqiban_http_answer_cache_lookups_total counter\n"
+		 "yiqiban_http_answer_cache_lookups_total{result=\"hit\"} %" PRIu64 "\n"
+		 "yiqiban_http_answer_cache_lookups_total{result=\"miss\"} %" PRIu64 "\n"
+		 "yiqiban_http_answer_cache_lookups_total{result=\"stale\"} %" PRIu64 "\n"
+		 "# HELP yiqiban_http_answer_cache_stores_total Answers built and kept to be given again.\n"
+		 "# TYPE yiqiban_http_answer_cache_stores_total counter\n"
+		 "yiqiban_http_answer_cache_stores_total %" PRIu64 "\n",
+		 cs.hit, cs.miss, cs.stale, cs.kept);
 	scheduler_metrics_render(o);
 	buf_addf(o, "# HELP yiqiban_uptime_seconds Seconds since start.\n"
 		    "# TYPE yiqiban_uptime_seconds gauge\nyiqiban_uptime_seconds %.3f\n",

@@ -15,6 +15,7 @@
 #include "http/http.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,20 @@ struct cache {
 
 static pthread_key_t key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t n_hit, n_miss, n_stale, n_kept; /* relaxed: counts for /metrics */
+
+static void count(atomic_uint_fast64_t *n)
+{
+	atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+}
+
+void req_cache_stats(struct req_cache_stats *out)
+{
+	out->hit = atomic_load_explicit(&n_hit, memory_order_relaxed);
+	out->miss = atomic_load_explicit(&n_miss, memory_order_relaxed);
+	out->stale = atomic_load_explicit(&n_stale, memory_order_relaxed);
+	out->kept = atomic_load_explicit(&n_kept, memory_order_relaxed);
+}
 
 static void slot_clear(struct cache *c, struct slot *s)
 {
@@ -143,14 +158,18 @@ bool req_cache_get(struct req *r, unsigned extra, int64_t now, struct req_cache_
 		return false;
 	struct slot *s = &c->slot[t->hash & (SLOTS - 1)];
 	if (!s->body || s->hash != t->hash || s->key_len != t->key_len ||
-	    memcmp(s->key, t->key, t->key_len) != 0)
+	    memcmp(s->key, t->key, t->key_len) != 0) {
+		count(&n_miss);
 		return false;
+	}
 	if (s->version != t->version || s->serial != t->serial || now < s->built ||
 	    now >= s->until || now - s->built >= REQ_CACHE_MAX_AGE_MS) {
 		slot_clear(c, s);
+		count(&n_stale);
 		return false;
 	}
 	reply_raw(r, 200, "application/json; charset=utf-8", s->body, s->len);
+	count(&n_hit);
 	return true;
 }
 
@@ -182,4 +201,5 @@ void req_cache_put(struct req *r, const struct req_cache_ticket *t, int64_t unti
 	s->built = t->now;
 	s->until = until;
 	c->bytes += s->len + s->key_len;
+	count(&n_kept);
 }

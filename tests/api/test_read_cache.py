@@ -8,6 +8,7 @@ its detail, and takes the extension away from the actions its detail offers.
 Each HTTP thread keeps its own pages and a client may land on either, so every
 page is read several times on each side of a change.
 """
+import re
 import sqlite3
 import time
 import unittest
@@ -104,6 +105,41 @@ class ReadCache(unittest.TestCase):
         for _ in range(TRIES):
             self.assertNotIn(late, [x["id"] for x in self.items("handler",
                                                                  "view=overdue&limit=200")])
+
+    def cache_counts(self):
+        r = self.srv.client().get("/metrics")
+        self.assertEqual(r.status, 200, r)
+        got = {}
+        for result in ("hit", "miss", "stale"):
+            m = re.search(r'^yiqiban_http_answer_cache_lookups_total\{result="%s"\} (\d+)$'
+                          % result, r.raw, re.M)
+            self.assertIsNotNone(m, result)
+            got[result] = int(m.group(1))
+        m = re.search(r"^yiqiban_http_answer_cache_stores_total (\d+)$", r.raw, re.M)
+        self.assertIsNotNone(m)
+        got["stores"] = int(m.group(1))
+        return got
+
+    def test_metrics_count_the_lookups(self):
+        """/metrics counts every lookup once: given again, built for want of one, or built
+        because the kept one was stale — which a commit makes every kept page."""
+        q = "view=open&limit=7"
+        m0 = self.cache_counts()
+        for _ in range(10):
+            self.assertEqual(self.c["dispatcher"].get("%s?%s" % (REQ, q)).status, 200)
+        m1 = self.cache_counts()
+        d = {k: m1[k] - m0[k] for k in m1}
+        self.assertEqual(d["hit"] + d["miss"] + d["stale"], 10, d)
+        self.assertGreaterEqual(d["hit"], 6, d)  # at most one built on each HTTP thread
+        self.assertEqual(d["stores"], d["miss"] + d["stale"], d)
+        r = self.c["enterprise"].post(REQ, {"type": "help", "content": "缓存计数：新的诉求。"})
+        self.assertEqual(r.status, 201, r)
+        for _ in range(10):
+            self.assertEqual(self.c["dispatcher"].get("%s?%s" % (REQ, q)).status, 200)
+        d = {k: v - m1[k] for k, v in self.cache_counts().items()}
+        self.assertEqual(d["hit"] + d["miss"] + d["stale"], 10, d)
+        self.assertGreaterEqual(d["stale"], 1, d)
+        self.assertGreaterEqual(d["hit"], 6, d)
 
     def test_a_commit_by_another_process_is_seen(self):
         items = self.items("dispatcher", "view=overdue&limit=20")
